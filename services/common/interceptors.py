@@ -1,0 +1,162 @@
+"""One server interceptor for what every call needs.
+
+For each call: accept or create the request id and return it in the initial
+metadata; set the per-call context; count and time the call; map domain errors
+to statuses with details; write one access log line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import grpc
+from grpc import aio
+
+from services.common import errors, metrics
+from services.common.context import (
+    REQUEST_ID_HEADER,
+    accept_request_id,
+    method_var,
+    request_id_var,
+    tenant_var,
+)
+
+log = logging.getLogger("aimesh.access")
+error_log = logging.getLogger("aimesh.errors")
+
+# Probes and reflection are counted but not logged: they would drown the log.
+_QUIET_SERVICES = ("grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection", "grpc.reflection.v1.ServerReflection")
+
+
+class _Call:
+    """Book-keeping for one RPC: context, metrics, status and the access log."""
+
+    def __init__(self, method: str, grpc_type: str, context: aio.ServicerContext) -> None:
+        _, service, name = method.split("/", 2)
+        self.labels = (grpc_type, service, name)
+        self.quiet = service in _QUIET_SERVICES
+        self.context = context
+        incoming = dict(context.invocation_metadata() or ())
+        self.request_id = accept_request_id(incoming.get(REQUEST_ID_HEADER))
+        request_id_var.set(self.request_id)
+        tenant_var.set("")
+        method_var.set(method)
+        self.started = time.perf_counter()
+        self.code = grpc.StatusCode.OK
+        metrics.STARTED.labels(*self.labels).inc()
+
+    async def begin(self) -> None:
+        await self.context.send_initial_metadata(((REQUEST_ID_HEADER, self.request_id),))
+
+    async def fail(self, exc: BaseException) -> None:
+        """Turn an exception into the call's status; always raises."""
+        if isinstance(exc, asyncio.CancelledError):
+            self.code = grpc.StatusCode.CANCELLED
+            raise exc
+        if isinstance(exc, aio.AbortError):
+            # The handler aborted by itself; its code is already set.
+            self.code = self.context.code() or grpc.StatusCode.UNKNOWN
+            raise exc
+        if isinstance(exc, errors.ServiceError):
+            error = exc
+        elif isinstance(exc, NotImplementedError):
+            error = errors.Unimplemented("method not implemented")
+        else:
+            error_log.error("unhandled error", exc_info=exc)
+            error = errors.internal_error(self.request_id)
+        self.code = error.code
+        await self.context.abort_with_status(errors.to_grpc_status(error))
+
+    def finish(self) -> None:
+        elapsed = time.perf_counter() - self.started
+        metrics.HANDLED.labels(*self.labels, self.code.name).inc()
+        metrics.HANDLING_SECONDS.labels(*self.labels).observe(elapsed)
+        if not self.quiet:
+            log.info(
+                "rpc",
+                extra={"code": self.code.name, "latency_ms": round(elapsed * 1000, 3)},
+            )
+
+
+def _wrap_unary_response(
+    behavior: Callable[..., Awaitable[Any]], method: str, grpc_type: str
+) -> Callable[..., Awaitable[Any]]:
+    async def wrapped(request_or_iterator: Any, context: aio.ServicerContext) -> Any:
+        call = _Call(method, grpc_type, context)
+        try:
+            await call.begin()
+            response = behavior(request_or_iterator, context)
+            return await response if inspect.isawaitable(response) else response
+        except BaseException as exc:
+            await call.fail(exc)
+        finally:
+            call.finish()
+
+    return wrapped
+
+
+def _wrap_stream_response(
+    behavior: Callable[..., AsyncIterator[Any]], method: str, grpc_type: str
+) -> Callable[..., AsyncIterator[Any]]:
+    async def wrapped(request_or_iterator: Any, context: aio.ServicerContext) -> AsyncIterator[Any]:
+        call = _Call(method, grpc_type, context)
+        sent = metrics.MSG_SENT.labels(*call.labels)
+        try:
+            await call.begin()
+            async for response in _as_async_iterator(behavior(request_or_iterator, context)):
+                yield response
+                sent.inc()
+        except BaseException as exc:
+            await call.fail(exc)
+        finally:
+            call.finish()
+
+    return wrapped
+
+
+async def _as_async_iterator(responses: Any) -> AsyncIterator[Any]:
+    """Accept async generators, plain iterables and coroutines that use context.write."""
+    if inspect.isawaitable(responses):
+        await responses
+    elif hasattr(responses, "__aiter__"):
+        async for response in responses:
+            yield response
+    elif responses is not None:
+        for response in responses:
+            yield response
+
+
+class ServerInterceptor(aio.ServerInterceptor):
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return handler
+        method = handler_call_details.method
+        codec = {
+            "request_deserializer": handler.request_deserializer,
+            "response_serializer": handler.response_serializer,
+        }
+        if handler.unary_unary:
+            return grpc.unary_unary_rpc_method_handler(
+                _wrap_unary_response(handler.unary_unary, method, "unary"), **codec
+            )
+        if handler.stream_unary:
+            return grpc.stream_unary_rpc_method_handler(
+                _wrap_unary_response(handler.stream_unary, method, "client_stream"), **codec
+            )
+        if handler.unary_stream:
+            return grpc.unary_stream_rpc_method_handler(
+                _wrap_stream_response(handler.unary_stream, method, "server_stream"), **codec
+            )
+        return grpc.stream_stream_rpc_method_handler(
+            _wrap_stream_response(handler.stream_stream, method, "bidi_stream"), **codec
+        )

@@ -1,0 +1,79 @@
+"""Typed settings from AIMESH_<SERVICE>_<NAME> environment variables.
+
+Each service subclasses ServiceSettings with its own prefix and fields. A bad
+value, or a variable with the service's prefix that names no setting (a typo),
+stops the start with a message naming the variable.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Literal, TypeVar
+
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SettingsError(SystemExit):
+    """Raised at start for a bad setting; exits with status 2 and the message."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.code = 2
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ServiceSettings(BaseSettings):
+    """Settings every service has. Subclasses set `env_prefix` and `port`."""
+
+    model_config = SettingsConfigDict(env_prefix="AIMESH_", extra="forbid", frozen=True)
+
+    host: str = Field("127.0.0.1", description="Address to bind; 0.0.0.0 in containers.")
+    port: int = Field(50051, ge=0, le=65535, description="gRPC port; 0 picks a free one.")
+    metrics_port: int = Field(
+        0, ge=0, le=65535, description="Prometheus /metrics port; 0 picks a free one."
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # SIGTERM: health goes NOT_SERVING, wait drain_delay for load balancers to
+    # notice, then give in-flight calls grace_period to finish.
+    drain_delay_seconds: float = Field(5.0, ge=0, le=300)
+    grace_period_seconds: float = Field(30.0, ge=0, le=3600)
+    health_check_interval_seconds: float = Field(5.0, gt=0, le=300)
+    max_message_bytes: int = Field(16 * 1024 * 1024, ge=1024, le=1024 * 1024 * 1024)
+    keepalive_time_ms: int = Field(30_000, ge=1_000)
+    keepalive_timeout_ms: int = Field(10_000, ge=1_000)
+    # Clients must re-resolve DNS now and then to find new pods after a scale-up.
+    max_connection_age_ms: int = Field(300_000, ge=1_000)
+    max_connection_age_grace_ms: int = Field(120_000, ge=0)
+    max_concurrent_rpcs: int | None = Field(None, ge=1)
+
+    @classmethod
+    def env_prefix(cls) -> str:
+        return str(cls.model_config.get("env_prefix", ""))
+
+
+S = TypeVar("S", bound=ServiceSettings)
+
+
+def load_settings(cls: type[S]) -> S:
+    """Read and validate settings, or raise SettingsError naming the variable."""
+    prefix = cls.env_prefix()
+    known = {prefix + name.upper() for name in cls.model_fields}
+    unknown = sorted(k for k in os.environ if k.upper().startswith(prefix) and k.upper() not in known)
+    if unknown:
+        raise SettingsError(
+            f"unknown setting {', '.join(unknown)}; known settings: {', '.join(sorted(known))}"
+        )
+    try:
+        return cls()
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            name = str(error["loc"][0]) if error["loc"] else ""
+            variable = prefix + name.upper()
+            value = os.environ.get(variable, "<unset>")
+            problems.append(f"invalid setting {variable}={value!r}: {error['msg']}")
+        raise SettingsError("; ".join(problems)) from None
