@@ -1,0 +1,136 @@
+"""Run real aimesh services as subprocesses on free loopback ports, for tests.
+
+    with ServiceProcess("llm", {"AIMESH_LLM_FOO": "1"}) as llm:
+        channel = grpc.aio.insecure_channel(llm.target)
+
+The service logs JSON lines on stderr; the "listening" line gives the ports.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class ServiceProcess:
+    def __init__(
+        self,
+        name: str,
+        env: dict[str, str] | None = None,
+        *,
+        wait_serving: bool = True,
+        start_timeout: float = 120.0,
+    ) -> None:
+        self.name = name
+        prefix = f"AIMESH_{name.upper()}_"
+        self.env = {
+            **os.environ,
+            prefix + "PORT": "0",
+            prefix + "METRICS_PORT": "0",
+            prefix + "DRAIN_DELAY_SECONDS": "0",
+            prefix + "HEALTH_CHECK_INTERVAL_SECONDS": "0.2",
+            **(env or {}),
+        }
+        self.wait_serving = wait_serving
+        self.start_timeout = start_timeout
+        self.lines: list[dict[str, Any]] = []
+        self.raw_lines: list[str] = []
+        self.port = 0
+        self.metrics_port = 0
+        self.proc: subprocess.Popen[str] | None = None
+        self._listening = threading.Event()
+
+    @property
+    def target(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> ServiceProcess:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", f"services.{self.name}"],
+            cwd=ROOT,
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        threading.Thread(target=self._read_stderr, daemon=True).start()
+        deadline = time.monotonic() + self.start_timeout
+        while not self._listening.wait(0.05):
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited at start:\n" + "\n".join(self.raw_lines))
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{self.name} did not listen:\n" + "\n".join(self.raw_lines))
+        if self.wait_serving:
+            self.wait_for_health("SERVING", timeout=max(1.0, deadline - time.monotonic()))
+        return self
+
+    def _read_stderr(self) -> None:
+        assert self.proc and self.proc.stderr
+        for raw in self.proc.stderr:
+            self.raw_lines.append(raw.rstrip())
+            try:
+                line = json.loads(raw)
+            except json.JSONDecodeError:
+                continue
+            self.lines.append(line)
+            if line.get("msg") == "listening":
+                self.port = int(line["port"])
+                self.metrics_port = int(line["metrics_port"])
+                self._listening.set()
+
+    def health(self, service: str = "") -> str:
+        with grpc.insecure_channel(self.target) as channel:
+            stub = health_pb2_grpc.HealthStub(channel)
+            response = stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=5)
+            return str(health_pb2.HealthCheckResponse.ServingStatus.Name(response.status))
+
+    def wait_for_health(self, status: str, timeout: float = 30.0, service: str = "") -> None:
+        deadline = time.monotonic() + timeout
+        last = "?"
+        while time.monotonic() < deadline:
+            if self.proc and self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited:\n" + "\n".join(self.raw_lines[-50:]))
+            try:
+                last = self.health(service)
+            except grpc.RpcError as exc:
+                last = exc.code().name
+            if last == status:
+                return
+            time.sleep(0.05)
+        raise TimeoutError(f"{self.name} health is {last}, not {status}")
+
+    def logs(self, msg: str | None = None) -> list[dict[str, Any]]:
+        return [line for line in self.lines if msg is None or line.get("msg") == msg]
+
+    def terminate(self, timeout: float = 60.0) -> int:
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else 0
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait()
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def __enter__(self) -> ServiceProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.terminate()
