@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +33,10 @@ class ServiceProcess:
         *,
         wait_serving: bool = True,
         start_timeout: float = 120.0,
+        module: str | None = None,
     ) -> None:
         self.name = name
+        self.module = module or f"services.{name}"
         prefix = f"AIMESH_{name.upper()}_"
         self.env = {
             **os.environ,
@@ -50,6 +53,7 @@ class ServiceProcess:
         self.port = 0
         self.metrics_port = 0
         self.proc: subprocess.Popen[str] | None = None
+        self._reader: threading.Thread | None = None
         self._listening = threading.Event()
 
     @property
@@ -58,14 +62,15 @@ class ServiceProcess:
 
     def start(self) -> ServiceProcess:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", f"services.{self.name}"],
+            [sys.executable, "-m", self.module],
             cwd=ROOT,
             env=self.env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
         )
-        threading.Thread(target=self._read_stderr, daemon=True).start()
+        self._reader = threading.Thread(target=self._read_stderr, daemon=True)
+        self._reader.start()
         deadline = time.monotonic() + self.start_timeout
         while not self._listening.wait(0.05):
             if self.proc.poll() is not None:
@@ -114,20 +119,36 @@ class ServiceProcess:
     def logs(self, msg: str | None = None) -> list[dict[str, Any]]:
         return [line for line in self.lines if msg is None or line.get("msg") == msg]
 
+    def metrics_text(self) -> str:
+        url = f"http://127.0.0.1:{self.metrics_port}/metrics"
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return str(response.read().decode())
+
     def terminate(self, timeout: float = 60.0) -> int:
-        if self.proc is None or self.proc.poll() is not None:
-            return self.proc.returncode if self.proc else 0
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return self.proc.wait()
+        """SIGTERM, wait for the drain, and return the exit status."""
+        if self.proc is None:
+            return 0
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._close()
+        return self.proc.returncode
 
     def kill(self) -> None:
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+        self._close()
+
+    def _close(self) -> None:
+        if self._reader:
+            self._reader.join(10)
+        if self.proc and self.proc.stderr and not self.proc.stderr.closed:
+            self.proc.stderr.close()
 
     def __enter__(self) -> ServiceProcess:
         return self.start()

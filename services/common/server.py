@@ -64,11 +64,13 @@ def server_options(settings: ServiceSettings) -> list[tuple[str, int]]:
 
 
 async def serve(app: App, settings: ServiceSettings, stop: asyncio.Event | None = None) -> None:
-    """Serve until `stop` is set (or SIGTERM/SIGINT), then drain in order."""
-    stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    """Serve until `stop` is set, then drain in order. Without an event of the
+    caller's, SIGTERM and SIGINT set it."""
+    if stop is None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
 
     server = aio.server(
         interceptors=[ServerInterceptor()],
