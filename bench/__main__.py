@@ -8,12 +8,11 @@ measured in the same run.
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
 import platform
 import sys
 from pathlib import Path
-
-import os
 
 
 def sections() -> list[str]:
@@ -23,7 +22,10 @@ def sections() -> list[str]:
 
 def main() -> None:
     chosen = sys.argv[1:] or sections()
-    print(f"# aimesh bench on {platform.node()}: {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(
+        f"# aimesh bench on {platform.node()}: {os.cpu_count()} cores,"
+        f" Python {platform.python_version()}"
+    )
     for name in chosen:
         print(f"\n## {name}\n", flush=True)
         importlib.import_module(f"bench.{name}").main()

@@ -45,7 +45,9 @@ def generate(out_dir: Path) -> list[Path]:
     for directory in [package_root, *[p for p in package_root.rglob("*") if p.is_dir()]]:
         if directory.name != "__pycache__":
             (directory / "__init__.py").touch()
-    return sorted(p for p in package_root.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    return sorted(
+        p for p in package_root.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+    )
 
 
 def main() -> None:

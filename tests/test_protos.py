@@ -32,6 +32,5 @@ def test_generated_stubs_are_fresh(tmp_path):
         if p.is_file() and "__pycache__" not in p.parts
     }
     extra = committed_files - {p.relative_to(tmp_path) for p in fresh}
-    assert not stale and not extra, (
-        f"stubs are stale, run `make protos`: changed {stale}, no longer generated {sorted(map(str, extra))}"
-    )
+    gone = sorted(map(str, extra))
+    assert not stale and not extra, f"stale stubs, run `make protos`: {stale}, gone: {gone}"

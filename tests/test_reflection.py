@@ -30,14 +30,18 @@ def test_grpcurl_lists_the_service(name, tmp_path):
     with ServiceProcess(name, env, wait_serving=False) as running:
         listing = subprocess.run(
             [GRPCURL, "-plaintext", running.target, "list"],
-            capture_output=True, text=True, timeout=60,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         assert listing.returncode == 0, listing.stderr
         services = set(listing.stdout.split())
         assert {APIS[name], "grpc.health.v1.Health"} <= services
         described = subprocess.run(
             [GRPCURL, "-plaintext", running.target, "describe", APIS[name]],
-            capture_output=True, text=True, timeout=60,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         assert described.returncode == 0, described.stderr
         assert "rpc " in described.stdout

@@ -30,7 +30,11 @@ log = logging.getLogger("aimesh.access")
 error_log = logging.getLogger("aimesh.errors")
 
 # Probes and reflection are counted but not logged: they would drown the log.
-_QUIET_SERVICES = ("grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection", "grpc.reflection.v1.ServerReflection")
+_QUIET_SERVICES = (
+    "grpc.health.v1.Health",
+    "grpc.reflection.v1alpha.ServerReflection",
+    "grpc.reflection.v1.ServerReflection",
+)
 
 
 class _Call:

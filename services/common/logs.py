@@ -32,7 +32,11 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
-        for key, var in (("request_id", request_id_var), ("tenant", tenant_var), ("method", method_var)):
+        for key, var in (
+            ("request_id", request_id_var),
+            ("tenant", tenant_var),
+            ("method", method_var),
+        ):
             value = var.get()
             if value:
                 line[key] = value

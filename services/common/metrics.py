@@ -25,9 +25,7 @@ HANDLING_SECONDS = Histogram(
     _LABELS,
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
 )
-MSG_SENT = Counter(
-    "grpc_server_msg_sent_total", "Stream messages sent by the server.", _LABELS
-)
+MSG_SENT = Counter("grpc_server_msg_sent_total", "Stream messages sent by the server.", _LABELS)
 DEPENDENCY_UP = Gauge(
     "aimesh_dependency_up", "1 when a dependency's readiness check passes.", ("dependency",)
 )

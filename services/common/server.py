@@ -31,9 +31,13 @@ S = TypeVar("S", bound=ServiceSettings)
 class App(Protocol):
     """What a service hands the runtime."""
 
-    name: str
-    # Full proto names of the services it registers, e.g. "aimesh.llm.v1.LlmService".
-    service_names: Sequence[str]
+    @property
+    def name(self) -> str:
+        """Short name used in logs, e.g. "llm"."""
+
+    @property
+    def service_names(self) -> Sequence[str]:
+        """Full proto names of its services, e.g. "aimesh.llm.v1.LlmService"."""
 
     def register(self, server: aio.Server) -> None:
         """Add the servicers to the server."""
@@ -94,10 +98,14 @@ async def serve(app: App, settings: ServiceSettings, stop: asyncio.Event | None 
     readiness_task: asyncio.Task[None] | None = None
     try:
         starting = asyncio.ensure_future(app.start())
-        await asyncio.wait([starting, asyncio.ensure_future(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait(
+            [starting, asyncio.ensure_future(stop.wait())], return_when=asyncio.FIRST_COMPLETED
+        )
         if starting.done():
             starting.result()  # a failed start stops the service
-            readiness_task = asyncio.create_task(readiness.run(settings.health_check_interval_seconds))
+            readiness_task = asyncio.create_task(
+                readiness.run(settings.health_check_interval_seconds)
+            )
             log.info("started")
             await stop.wait()
         else:

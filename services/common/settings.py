@@ -62,7 +62,9 @@ def load_settings(cls: type[S]) -> S:
     """Read and validate settings, or raise SettingsError naming the variable."""
     prefix = cls.env_prefix()
     known = {prefix + name.upper() for name in cls.model_fields}
-    unknown = sorted(k for k in os.environ if k.upper().startswith(prefix) and k.upper() not in known)
+    unknown = sorted(
+        k for k in os.environ if k.upper().startswith(prefix) and k.upper() not in known
+    )
     if unknown:
         raise SettingsError(
             f"unknown setting {', '.join(unknown)}; known settings: {', '.join(sorted(known))}"

@@ -76,7 +76,8 @@ class EchoApp:
 
     def checks(self) -> Mapping[str, Check]:
         async def flag() -> bool:
-            return not self.settings.ready_file or Path(self.settings.ready_file).exists()
+            ready_file = self.settings.ready_file
+            return not ready_file or await asyncio.to_thread(Path(ready_file).exists)
 
         return {"flag": flag}
 

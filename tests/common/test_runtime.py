@@ -189,13 +189,24 @@ def test_grpcurl_reflection_and_request_id(service):
     assert listing.returncode == 0, listing.stderr
     assert set(listing.stdout.split()) >= {"aimesh.llm.v1.LlmService", "grpc.health.v1.Health"}
     called = subprocess.run(
-        [GRPCURL, "-plaintext", "-v", "-H", "x-request-id: curl-1", "-d",
-         json.dumps({"messages": [{"role": "user", "content": "request-id"}]}),
-         service.target, "aimesh.llm.v1.LlmService/Generate"],
-        capture_output=True, text=True, timeout=30,
+        [
+            GRPCURL,
+            "-plaintext",
+            "-v",
+            "-H",
+            "x-request-id: curl-1",
+            "-d",
+            json.dumps({"messages": [{"role": "user", "content": "request-id"}]}),
+            service.target,
+            "aimesh.llm.v1.LlmService/Generate",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert called.returncode == 0, called.stderr
     assert "x-request-id: curl-1" in called.stdout
-    assert json.loads(called.stdout[called.stdout.index("{"): called.stdout.rindex("}") + 1])[
-        "text"
-    ] == "curl-1"
+    assert (
+        json.loads(called.stdout[called.stdout.index("{") : called.stdout.rindex("}") + 1])["text"]
+        == "curl-1"
+    )
