@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import grpc
+from google.protobuf.descriptor import Descriptor
 from grpc import aio
 
 from services.common import errors, metrics
@@ -25,6 +26,7 @@ from services.common.context import (
     request_id_var,
     tenant_var,
 )
+from services.common.decoding import Undecodable, invalid_request, safe_deserializer
 
 log = logging.getLogger("aimesh.access")
 error_log = logging.getLogger("aimesh.errors")
@@ -87,14 +89,33 @@ class _Call:
             )
 
 
+def _checked(request_or_iterator: Any, descriptor: Descriptor | None) -> Any:
+    """The request, or an iterator of requests, with undecodable ones rejected."""
+    if isinstance(request_or_iterator, Undecodable):
+        raise invalid_request(request_or_iterator, descriptor)
+    if hasattr(request_or_iterator, "__aiter__"):
+
+        async def checked_stream() -> AsyncIterator[Any]:
+            async for request in request_or_iterator:
+                if isinstance(request, Undecodable):
+                    raise invalid_request(request, descriptor)
+                yield request
+
+        return checked_stream()
+    return request_or_iterator
+
+
 def _wrap_unary_response(
-    behavior: Callable[..., Awaitable[Any]], method: str, grpc_type: str
+    behavior: Callable[..., Awaitable[Any]],
+    method: str,
+    grpc_type: str,
+    descriptor: Descriptor | None,
 ) -> Callable[..., Awaitable[Any]]:
     async def wrapped(request_or_iterator: Any, context: aio.ServicerContext) -> Any:
         call = _Call(method, grpc_type, context)
         try:
             await call.begin()
-            response = behavior(request_or_iterator, context)
+            response = behavior(_checked(request_or_iterator, descriptor), context)
             return await response if inspect.isawaitable(response) else response
         except BaseException as exc:
             await call.fail(exc)
@@ -105,14 +126,18 @@ def _wrap_unary_response(
 
 
 def _wrap_stream_response(
-    behavior: Callable[..., AsyncIterator[Any]], method: str, grpc_type: str
+    behavior: Callable[..., AsyncIterator[Any]],
+    method: str,
+    grpc_type: str,
+    descriptor: Descriptor | None,
 ) -> Callable[..., AsyncIterator[Any]]:
     async def wrapped(request_or_iterator: Any, context: aio.ServicerContext) -> AsyncIterator[Any]:
         call = _Call(method, grpc_type, context)
         sent = metrics.MSG_SENT.labels(*call.labels)
         try:
             await call.begin()
-            async for response in _as_async_iterator(behavior(request_or_iterator, context)):
+            requests = _checked(request_or_iterator, descriptor)
+            async for response in _as_async_iterator(behavior(requests, context)):
                 yield response
                 sent.inc()
         except BaseException as exc:
@@ -145,22 +170,26 @@ class ServerInterceptor(aio.ServerInterceptor):
         if handler is None:
             return handler
         method = handler_call_details.method
+        # FromString is bound to the message class, which knows its descriptor.
+        message_class = getattr(handler.request_deserializer, "__self__", None)
+        descriptor = getattr(message_class, "DESCRIPTOR", None)
         codec = {
-            "request_deserializer": handler.request_deserializer,
+            "request_deserializer": safe_deserializer(handler.request_deserializer),
             "response_serializer": handler.response_serializer,
         }
         if handler.unary_unary:
             return grpc.unary_unary_rpc_method_handler(
-                _wrap_unary_response(handler.unary_unary, method, "unary"), **codec
+                _wrap_unary_response(handler.unary_unary, method, "unary", descriptor), **codec
             )
         if handler.stream_unary:
-            return grpc.stream_unary_rpc_method_handler(
-                _wrap_unary_response(handler.stream_unary, method, "client_stream"), **codec
+            behavior = _wrap_unary_response(
+                handler.stream_unary, method, "client_stream", descriptor
             )
+            return grpc.stream_unary_rpc_method_handler(behavior, **codec)
         if handler.unary_stream:
-            return grpc.unary_stream_rpc_method_handler(
-                _wrap_stream_response(handler.unary_stream, method, "server_stream"), **codec
+            stream = _wrap_stream_response(
+                handler.unary_stream, method, "server_stream", descriptor
             )
-        return grpc.stream_stream_rpc_method_handler(
-            _wrap_stream_response(handler.stream_stream, method, "bidi_stream"), **codec
-        )
+            return grpc.unary_stream_rpc_method_handler(stream, **codec)
+        stream = _wrap_stream_response(handler.stream_stream, method, "bidi_stream", descriptor)
+        return grpc.stream_stream_rpc_method_handler(stream, **codec)

@@ -210,3 +210,38 @@ def test_grpcurl_reflection_and_request_id(service):
         json.loads(called.stdout[called.stdout.index("{") : called.stdout.rindex("}") + 1])["text"]
         == "curl-1"
     )
+
+
+def field_violations(error: grpc.RpcError) -> list[str]:
+    status = rpc_status.from_call(error)
+    assert status is not None
+    fields = []
+    for detail in status.details:
+        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            bad_request = error_details_pb2.BadRequest()
+            detail.Unpack(bad_request)
+            fields += [violation.field for violation in bad_request.field_violations]
+    return fields
+
+
+@pytest.mark.parametrize(
+    ("raw", "field"),
+    [
+        # messages[0].content (GenerateRequest.messages = 2, Message.content = 2) is not UTF-8
+        (b"\x12\x06\x0a\x00\x12\x02\xff\xfe", "messages[0].content"),
+        (b"\x0a\x01x\x12\x00\x12\x06\x0a\x00\x12\x02\xc3\x28", "messages[1].content"),
+        # a truncated length-delimited field: not a message at all
+        (b"\x0a\x05ab", "request"),
+    ],
+)
+def test_undecodable_request_is_invalid_argument(service, raw, field):
+    with grpc.insecure_channel(service.target) as channel:
+        generate_raw = channel.unary_unary(
+            "/aimesh.llm.v1.LlmService/Generate",
+            request_serializer=lambda data: data,
+            response_deserializer=llm_pb2.GenerateResponse.FromString,
+        )
+        with pytest.raises(grpc.RpcError) as raised:
+            generate_raw(raw, timeout=10)
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert field_violations(raised.value) == [field]
