@@ -33,7 +33,16 @@ class Mesh:
         }[name]
 
 
-def start_mesh(tmp: Path, redis_prefix: str) -> Mesh:
+def start_mesh(
+    tmp: Path,
+    redis_prefix: str,
+    *,
+    env: dict[str, dict[str, str]] | None = None,
+    redis_url: str = "redis://127.0.0.1:6379/0",
+) -> Mesh:
+    """Start the four services; `env` adds settings per service name (a fixed
+    AIMESH_<NAME>_PORT lets a test restart a service where the edge expects it)."""
+    env = env or {}
     keys_file = tmp / "api_keys.json"
     subprocess.run(
         [sys.executable, "-m", "services.edge.keys", "dev-key", "--file", str(keys_file)],
@@ -42,22 +51,24 @@ def start_mesh(tmp: Path, redis_prefix: str) -> Mesh:
         check=True,
         capture_output=True,
     )
-    llm = ServiceProcess("llm").start()
-    retrieval = ServiceProcess("retrieval", {"AIMESH_RETRIEVAL_QDRANT_PATH": str(tmp / "qdrant")})
-    guardrails = ServiceProcess("guardrails")
-    retrieval.start()
-    guardrails.start()
-    edge = ServiceProcess(
-        "edge",
-        {
-            "AIMESH_EDGE_API_KEYS_FILE": str(keys_file),
-            "AIMESH_EDGE_LLM_TARGET": llm.target,
-            "AIMESH_EDGE_RETRIEVAL_TARGET": retrieval.target,
-            "AIMESH_EDGE_GUARDRAILS_TARGET": guardrails.target,
-            "AIMESH_REDIS_URL": "redis://127.0.0.1:6379/0",
-            "AIMESH_EDGE_REDIS_KEY_PREFIX": redis_prefix,
-        },
-    ).start()
+    llm = ServiceProcess("llm", env.get("llm")).start()
+    retrieval_env = {
+        "AIMESH_RETRIEVAL_QDRANT_PATH": str(tmp / "qdrant"),
+        **env.get("retrieval", {}),
+    }
+    retrieval = ServiceProcess("retrieval", retrieval_env).start()
+    guardrails = ServiceProcess("guardrails", env.get("guardrails")).start()
+    edge_env = {
+        "AIMESH_EDGE_API_KEYS_FILE": str(keys_file),
+        "AIMESH_EDGE_LLM_TARGET": llm.target,
+        "AIMESH_EDGE_RETRIEVAL_TARGET": retrieval.target,
+        "AIMESH_EDGE_GUARDRAILS_TARGET": guardrails.target,
+        "AIMESH_EDGE_REDIS_URL": redis_url,
+        "AIMESH_EDGE_REDIS_PREFIX": redis_prefix,
+        "AIMESH_EDGE_LEDGER_DIR": str(tmp / "ledger"),
+        **env.get("edge", {}),
+    }
+    edge = ServiceProcess("edge", edge_env).start()
     return Mesh(llm, retrieval, guardrails, edge, API_KEY)
 
 
