@@ -2,31 +2,83 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
 
+import grpc
+from google.protobuf.message import DecodeError
 from grpc import aio
 
-from aimesh.guardrails.v1 import guardrails_pb2, guardrails_pb2_grpc
+from aimesh.guardrails.v1 import guardrails_pb2 as pb
 from services.common.health import Check
-from services.guardrails.servicer import GuardrailsServicer
+from services.guardrails.loader import load_guard
+from services.guardrails.policy import Policy, PolicyStore
+from services.guardrails.servicer import GuardrailsServicer, MalformedRequest
 from services.guardrails.settings import GuardrailsSettings
+
+log = logging.getLogger(__name__)
+SERVICE = pb.DESCRIPTOR.services_by_name["GuardrailsService"].full_name
+
+
+def _lenient(parse: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
+    """Parse a request, turning undecodable bytes into a MalformedRequest instead
+    of the bare INTERNAL grpc would answer for a deserializer error."""
+
+    def deserialize(data: bytes) -> Any:
+        try:
+            return parse(data)
+        except (DecodeError, UnicodeDecodeError, ValueError):
+            return MalformedRequest("not a valid message (for example, invalid UTF-8 in a string)")
+
+    return deserialize
 
 
 class GuardrailsApp:
     name = "guardrails"
-    service_names = (guardrails_pb2.DESCRIPTOR.services_by_name["GuardrailsService"].full_name,)
+    service_names = (SERVICE,)
 
     def __init__(self, settings: GuardrailsSettings) -> None:
         self.settings = settings
+        base = Policy(injection_threshold=settings.injection_threshold)
+        # A bad policy file stops the start, like a bad setting.
+        self.policies = PolicyStore.load(base, settings.policy_file)
+        self.servicer: GuardrailsServicer | None = None
 
     def register(self, server: aio.Server) -> None:
-        guardrails_pb2_grpc.add_GuardrailsServiceServicer_to_server(GuardrailsServicer(), server)
+        servicer = GuardrailsServicer(self.settings, self.policies)
+        self.servicer = servicer
+        handlers = {
+            "CheckInput": grpc.unary_unary_rpc_method_handler(
+                servicer.CheckInput,
+                request_deserializer=_lenient(pb.CheckInputRequest.FromString),
+                response_serializer=pb.CheckInputResponse.SerializeToString,
+            ),
+            "CheckOutput": grpc.unary_unary_rpc_method_handler(
+                servicer.CheckOutput,
+                request_deserializer=_lenient(pb.CheckOutputRequest.FromString),
+                response_serializer=pb.CheckOutputResponse.SerializeToString,
+            ),
+            "RedactStream": grpc.stream_stream_rpc_method_handler(
+                servicer.RedactStream,
+                request_deserializer=_lenient(pb.RedactStreamRequest.FromString),
+                response_serializer=pb.RedactStreamResponse.SerializeToString,
+            ),
+        }
+        server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
 
     def checks(self) -> Mapping[str, Check]:
-        return {}
+        async def models_loaded() -> bool:
+            return self.servicer is not None and self.servicer.guard is not None
+
+        return {"models": models_loaded}
 
     async def start(self) -> None:
-        pass
+        guard = await asyncio.to_thread(load_guard, self.settings)
+        if self.servicer is not None:
+            self.servicer.guard = guard
+        log.info("models loaded")
 
     async def stop(self) -> None:
         pass

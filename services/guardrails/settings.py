@@ -1,5 +1,7 @@
 """Settings of the guardrails service: AIMESH_GUARDRAILS_<NAME> environment variables."""
 
+from pathlib import Path
+
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
@@ -10,3 +12,18 @@ class GuardrailsSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="AIMESH_GUARDRAILS_", extra="forbid", frozen=True)
 
     port: int = Field(50054, ge=0, le=65535, description="gRPC port; 0 picks a free one.")
+    # Over-limit text is refused with INVALID_ARGUMENT on `text` (not a BLOCK
+    # finding): the caller sent something no policy should have to scan.
+    max_text_chars: int = Field(200_000, ge=1_000, le=10_000_000)
+    max_stream_chars: int = Field(2_000_000, ge=1_000, le=100_000_000)
+    max_stream_hold_chars: int = Field(1024, ge=64, le=65_536)
+    # JSON file of tenant policies; see policy.PolicyFile. Empty: built-in defaults.
+    policy_file: Path | None = None
+    injection_threshold: float = Field(0.6, gt=0, lt=1)
+    # Documents (SOURCE_DOCUMENT) are judged with threshold * this factor.
+    document_threshold_factor: float = Field(0.8, gt=0, le=1)
+    # Texts longer than this are scanned in a worker thread so that a large
+    # scan does not stall other calls; shorter ones are cheaper inline than a
+    # thread hop (about 50-100 us).
+    offload_chars: int = Field(8_192, ge=0)
+    ner_enabled: bool = True

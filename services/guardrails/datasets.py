@@ -1,0 +1,62 @@
+"""Readers of the labelled development data in ../shared/data/guardrails (train and eval only)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+DATA_DIR = Path(
+    os.environ.get("AIMESH_GUARDRAILS_DATA_DIR", HERE.parents[2] / "shared" / "data" / "guardrails")
+)
+BENIGN_TRIGGER_EVAL = HERE / "data" / "benign_trigger_eval.txt"
+
+
+@dataclass(frozen=True, slots=True)
+class Example:
+    text: str
+    label: int
+    category: str = ""
+
+
+def _data_dir() -> Path:
+    if DATA_DIR.is_dir():
+        return DATA_DIR
+    fallback = Path("/work/shared/data/guardrails")
+    if fallback.is_dir():
+        return fallback
+    raise SystemExit(f"labelled data not found at {DATA_DIR}; set AIMESH_GUARDRAILS_DATA_DIR")
+
+
+def neuralchemy(split: str) -> list[Example]:
+    import pyarrow.parquet as pq
+
+    path = _data_dir() / "prompt_injection" / f"neuralchemy_core_{split}.parquet"
+    rows = pq.read_table(path, columns=["text", "label", "category"]).to_pylist()
+    return [Example(r["text"], int(r["label"]), r["category"]) for r in rows]
+
+
+def slabs(split: str) -> list[Example]:
+    path = _data_dir() / "prompt_injection" / f"slabs_{split}.csv"
+    with path.open(encoding="utf-8", newline="") as fh:
+        return [Example(r["text"], int(r["label"]), "slabs") for r in csv.DictReader(fh)]
+
+
+def benign_trigger_eval() -> list[str]:
+    lines = BENIGN_TRIGGER_EVAL.read_text(encoding="utf-8").splitlines()
+    return [line for line in lines if line.strip() and not line.startswith("#")]
+
+
+def presidio_generated() -> list[dict[str, Any]]:
+    path = _data_dir() / "pii" / "presidio_research_generated_dev.json"
+    data: list[dict[str, Any]] = json.loads(path.read_text(encoding="utf-8"))
+    return data
+
+
+def presidio_templates() -> list[str]:
+    path = _data_dir() / "pii" / "presidio_research_templates.txt"
+    return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]

@@ -1,0 +1,1 @@
+"""Detectors: each is a function of text returning findings, with no I/O."""

@@ -1,0 +1,75 @@
+"""Features of the injection classifier, shared by training and serving.
+
+Binary presence of word unigrams and bigrams, character 3-5-grams inside
+words (robust to inflection and to what folding leaves of obfuscation), and
+a few cue families that mark instructions aimed at the model.
+"""
+
+from __future__ import annotations
+
+import re
+
+_WORD = re.compile(r"[a-z0-9']+|[^\sa-z0-9]")
+MAX_WORDS = 1500
+
+CUES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    (
+        "override",
+        re.compile(
+            r"\b(?:ignore|disregard|forget|override|bypass|skip)\b[^.\n]{0,40}?\b(?:previous|prior|above|"
+            r"earlier|preceding|original|initial|all|your|system)\b[^.\n]{0,25}?\b(?:instructions?|prompts?|"
+            r"rules|directives|guidelines|programming|constraints|context)"
+        ),
+    ),
+    (
+        "persona",
+        re.compile(
+            r"\b(?:developer mode|dan\b|do anything now|jailbr\w+|unfiltered|uncensored|no (?:ethical |moral )?"  # noqa: E501
+            r"(?:restrictions|limitations|filters|guidelines|rules)|without (?:any )?(?:restrictions|filters|"  # noqa: E501
+            r"censorship|limits)|stay in character|you are (?:now |no longer )|pretend (?:to be|you)|"  # noqa: E501
+            r"act as (?:an? )?(?:unrestricted|evil|uncensored)|from now on)"
+        ),
+    ),
+    (
+        "extraction",
+        re.compile(
+            r"\b(?:reveal|show|print|repeat|output|tell me|display|leak|dump|what (?:is|are|was))\b[^.\n]{0,40}?"  # noqa: E501
+            r"\b(?:system prompt|initial (?:prompt|instructions)|hidden (?:prompt|instructions)|your "  # noqa: E501
+            r"(?:instructions|prompt|rules|guidelines|configuration)|words above|text above)"
+        ),
+    ),
+    (
+        "addressed",
+        re.compile(
+            r"\b(?:ai|assistant|language model|llm|chatbot|model)s?\b[^.\n]{0,30}?\b(?:must|should|shall|"  # noqa: E501
+            r"are instructed|is instructed|will now)\b|\bnote to (?:the )?(?:ai|assistant|model)"
+        ),
+    ),
+    ("decoded", re.compile(r"\b(?:decode|base64|rot13|hex|encoded)\b")),
+)
+
+
+def features(normalized: str) -> set[str]:
+    words = _WORD.findall(normalized)[:MAX_WORDS]
+    out: set[str] = set()
+    previous = "<s>"
+    for word in words:
+        out.add("w:" + word)
+        out.add("b:" + previous + " " + word)
+        previous = word
+        if len(word) > 2 and word.isalnum():
+            padded = " " + word + " "
+            n = len(padded)
+            for size in (3, 4, 5):
+                for i in range(n - size + 1):
+                    out.add(padded[i : i + size])
+    for name, pattern in CUES:
+        if pattern.search(normalized):
+            out.add("cue:" + name)
+    if len(words) > 200:
+        out.add("len:long")
+    return out
+
+
+def cue_names(normalized: str) -> list[str]:
+    return [name for name, pattern in CUES if pattern.search(normalized)]

@@ -1,0 +1,103 @@
+"""Undo the disguises attackers put on instructions before they are classified.
+
+NFKC folds full-width and styled letters; a table folds Cyrillic and Greek
+look-alikes; leetspeak is folded inside words that mix letters and digits;
+characters separated by backslashes or spaces are joined; base64 and hex
+runs that decode to readable text, and text spelled in tag characters, are
+appended so the classifier sees the hidden payload.
+"""
+
+# ruff: noqa: RUF001 (look-alike letters are the point of the table below)
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import unicodedata
+
+HOMOGLYPHS = str.maketrans(
+    {
+        "а": "a", "е": "e", "о": "o", "р": "p", "с": "c", "у": "y", "х": "x", "і": "i",
+        "ј": "j", "ѕ": "s", "һ": "h", "ԁ": "d", "ɡ": "g", "к": "k", "м": "m", "т": "t",
+        "в": "b", "н": "h", "л": "l", "ο": "o", "α": "a", "ε": "e", "ι": "i", "κ": "k",
+        "ν": "v", "ρ": "p", "τ": "t", "υ": "u", "χ": "x", "ω": "w", "ѵ": "v", "ӏ": "l",
+        "€": "e", "£": "l", "¡": "i", "ß": "b", "ø": "o", "ð": "d",
+    }
+)  # fmt: skip
+LEET = str.maketrans(
+    {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "9": "g",
+     "@": "a", "$": "s", "|": "l", "!": "i", "+": "t", "6": "g"}
+)  # fmt: skip
+_INVISIBLE = re.compile(
+    "[\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff\u00ad\U000e0000-\U000e007f]"
+)
+_LEET_WORD = re.compile(r"(?=\S*[A-Za-z])(?=\S*[0-9@$|!+])[A-Za-z0-9@$|!+']{3,}")
+_SPACED = re.compile(r"(?:(?<=\s)|^)(?:\w[\\ .*_-]){3,}\w\b")
+_BASE64 = re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{16,}={0,2}(?![A-Za-z0-9+/=])")
+_HEX = re.compile(r"(?<![0-9A-Fa-f])(?:[0-9A-Fa-f]{2}[ :]?){8,}(?![0-9A-Fa-f])")
+_BACKSLASHED = re.compile(r"\\(?=\S)")
+
+
+def _readable(raw: bytes) -> str | None:
+    try:
+        decoded = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if not decoded:
+        return None
+    printable = sum(ch.isprintable() or ch.isspace() for ch in decoded)
+    letters = sum(ch.isalpha() for ch in decoded)
+    if printable / len(decoded) < 0.95 or letters / len(decoded) < 0.5:
+        return None
+    return decoded
+
+
+def decoded_payloads(text: str) -> list[str]:
+    """Readable text hidden in base64, hex or tag characters."""
+    out: list[str] = []
+    tags = "".join(chr(ord(c) - 0xE0000) for c in text if 0xE0020 <= ord(c) <= 0xE007E)
+    if tags:
+        out.append(tags)
+    for m in _BASE64.finditer(text):
+        token = m.group()
+        if token.isalpha() and (token.islower() or token.isupper()):
+            continue  # a long word, not base64
+        try:
+            raw = base64.b64decode(token + "=" * (-len(token) % 4), validate=True)
+        except (binascii.Error, ValueError):
+            continue
+        readable = _readable(raw)
+        if readable:
+            out.append(readable)
+    for m in _HEX.finditer(text):
+        try:
+            raw = bytes.fromhex(re.sub(r"[ :]", "", m.group()))
+        except ValueError:
+            continue
+        readable = _readable(raw)
+        if readable:
+            out.append(readable)
+    return out
+
+
+def fold(text: str) -> str:
+    """Lower-case text with look-alikes, leetspeak and spacing tricks undone."""
+    text = _INVISIBLE.sub("", text)
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text)
+    text = text.lower()
+    if not text.isascii():
+        text = text.translate(HOMOGLYPHS)
+    if "\\" in text:
+        text = _BACKSLASHED.sub("", text)
+    text = _LEET_WORD.sub(lambda m: m.group().translate(LEET), text)
+    return _SPACED.sub(lambda m: re.sub(r"[\\ .*_-]", "", m.group()), text)
+
+
+def normalize(text: str) -> str:
+    """What the injection classifier reads: the folded text plus decoded payloads."""
+    folded = fold(text)
+    payloads = decoded_payloads(text)
+    if payloads:
+        folded += "\n" + "\n".join(fold(p) for p in payloads)
+    return folded
