@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -119,10 +120,12 @@ def test_ingest_survives_a_crash_and_rerun_is_exact(faults: FaultMesh):
     acknowledged: list[str] = []
     chunks_of: dict[str, int] = {}
     for index, batch in enumerate(batches):
+        call = faults.edge.IngestDocuments.future(batch, metadata=faults.auth, timeout=120)
         if index == len(batches) // 2:
+            time.sleep(0.1)  # the batch is being embedded when the service dies
             faults.mesh.retrieval.kill()
         try:
-            response = faults.edge.IngestDocuments(batch, metadata=faults.auth, timeout=120)
+            response = call.result()
         except grpc.RpcError as error:
             assert error.code() in CLEAN_FAILURES, error.details()
             continue
