@@ -33,6 +33,7 @@ lint: $(STAMP)
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
 	cd protos && ../$(VENV)/bin/buf lint
+	cd protos && ../$(VENV)/bin/buf breaking --against '../.git#branch=main,subdir=protos'
 
 fmt: $(STAMP)
 	$(PY) -m ruff format .
