@@ -1,15 +1,42 @@
-"""Wiring of the edge service."""
+"""Wiring of the edge service.
+
+Readiness: the edge is SERVING only while llm and guardrails are SERVING (every
+generation needs both) and, when it fails closed, while Redis answers.
+Retrieval is watched but not required: without it Chat still works, and the
+calls that need it (Ask, IngestDocuments, DeleteDocuments, Search) fail fast
+with UNAVAILABLE.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+import sys
 from collections.abc import Mapping
 
+import grpc
 from grpc import aio
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from aimesh.edge.v1 import edge_pb2, edge_pb2_grpc
 from services.common.health import Check
+from services.common.metrics import DEPENDENCY_UP
+from services.edge.auth import KeyStore
+from services.edge.budget import Budgets, Ledger, LocalBudgets, RedisBudgets
+from services.edge.cache import ResponseCache
+from services.edge.catalogue import CatalogueCache
+from services.edge.documents import Documents
+from services.edge.downstream import Downstream
+from services.edge.gate import Gate
+from services.edge.pipeline import Pipeline
+from services.edge.ratelimit import LocalRateLimiter, RateLimiter, RedisRateLimiter
 from services.edge.servicer import EdgeServicer
 from services.edge.settings import EdgeSettings
+from services.edge.tiers import TierConfigError, load_tiers
+
+log = logging.getLogger(__name__)
 
 
 class EdgeApp:
@@ -18,15 +45,120 @@ class EdgeApp:
 
     def __init__(self, settings: EdgeSettings) -> None:
         self.settings = settings
+        try:
+            self.tiers = load_tiers(settings.tiers_file)
+        except TierConfigError as exc:
+            sys.stderr.write(f"aimesh: cannot start: AIMESH_EDGE_TIERS_FILE: {exc}\n")
+            raise SystemExit(2) from None
+        self.redis: Redis | None = None
+        self.downstream: Downstream | None = None
+        self.pipeline: Pipeline | None = None
+        self.keys: KeyStore | None = None
+        self.retrieval_up = False
+        self._tasks: list[asyncio.Task[None]] = []
 
     def register(self, server: aio.Server) -> None:
-        edge_pb2_grpc.add_EdgeServiceServicer_to_server(EdgeServicer(), server)
+        s = self.settings
+        if s.redis_url:
+            self.redis = Redis.from_url(
+                s.redis_url,
+                socket_timeout=s.redis_timeout_seconds,
+                socket_connect_timeout=s.redis_timeout_seconds,
+                decode_responses=True,
+            )
+        ledger = Ledger(s.ledger_dir)
+        if self.redis is not None:
+            limiter = RateLimiter(
+                RedisRateLimiter(self.redis, s.redis_prefix, s.rate_window_seconds),
+                s.redis_failure_mode,
+            )
+            budgets = Budgets(
+                RedisBudgets(self.redis, s.redis_prefix, ledger), s.redis_failure_mode
+            )
+        else:
+            self._local_limiter = LocalRateLimiter(s.rate_window_seconds)
+            limiter = RateLimiter(self._local_limiter, s.redis_failure_mode)
+            budgets = Budgets(LocalBudgets(ledger), s.redis_failure_mode)
+        self.keys = KeyStore(
+            file=s.api_keys_file,
+            redis=self.redis if s.api_keys_in_redis else None,
+            redis_hash=f"{s.redis_prefix}api_keys",
+            reload_seconds=s.api_keys_reload_seconds,
+        )
+        gate = Gate(
+            self.keys,
+            self.tiers,
+            limiter,
+            unauthenticated_limit=s.unauthenticated_requests_per_window,
+            window_seconds=s.rate_window_seconds,
+        )
+        self.downstream = Downstream.open(s)
+        cache = ResponseCache(self.redis, s.redis_prefix, s.cache_ttl_seconds)
+        self.catalogue = CatalogueCache(self.downstream.llm, s.models_refresh_seconds)
+        self.pipeline = Pipeline(s, gate, budgets, cache, self.catalogue, self.downstream)
+        self.pipeline.retrieval_ready = lambda: self.retrieval_up
+        documents = Documents(self.downstream, cache)
+        documents.retrieval_ready = lambda: self.retrieval_up
+        edge_pb2_grpc.add_EdgeServiceServicer_to_server(
+            EdgeServicer(s, self.pipeline, documents), server
+        )
 
     def checks(self) -> Mapping[str, Check]:
-        return {}
+        checks: dict[str, Check] = {"llm": self._llm_ready, "guardrails": self._guardrails_ready}
+        if self.redis is not None and self.settings.redis_failure_mode == "closed":
+            checks["redis"] = self._redis_ready
+        return checks
+
+    async def _llm_ready(self) -> bool:
+        assert self.downstream is not None
+        if not await self.downstream.serving("llm"):
+            return False
+        with contextlib.suppress(grpc.RpcError):
+            await self.catalogue.get()
+        return self.catalogue.loaded
+
+    async def _guardrails_ready(self) -> bool:
+        assert self.downstream is not None
+        return await self.downstream.serving("guardrails")
+
+    async def _redis_ready(self) -> bool:
+        assert self.redis is not None
+        try:
+            return bool(await self.redis.ping())
+        except (RedisError, OSError):
+            return False
+
+    async def _watch_retrieval(self) -> None:
+        assert self.downstream is not None
+        while True:
+            up = await self.downstream.serving("retrieval")
+            if up != self.retrieval_up:
+                log.log(
+                    logging.INFO if up else logging.WARNING,
+                    "retrieval ready" if up else "retrieval not ready; Ask and documents fail fast",
+                )
+            self.retrieval_up = up
+            DEPENDENCY_UP.labels("retrieval").set(1 if up else 0)
+            await asyncio.sleep(self.settings.health_check_interval_seconds)
+
+    async def _prune_local_limits(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.rate_window_seconds)
+            self._local_limiter.prune()
 
     async def start(self) -> None:
-        pass
+        assert self.keys is not None
+        await self.keys.load()
+        self._tasks.append(asyncio.create_task(self._watch_retrieval()))
+        if self.redis is None:
+            self._tasks.append(asyncio.create_task(self._prune_local_limits()))
+        if not self.settings.api_keys_file and not self.settings.api_keys_in_redis:
+            log.warning("no API key source configured: every call will be UNAUTHENTICATED")
 
     async def stop(self) -> None:
-        pass
+        for task in self._tasks:
+            task.cancel()
+        if self.downstream is not None:
+            await self.downstream.close()
+        if self.redis is not None:
+            await self.redis.aclose()

@@ -1,6 +1,13 @@
-"""Settings of the edge service: AIMESH_EDGE_<NAME> environment variables."""
+"""Settings of the edge service: AIMESH_EDGE_<NAME> environment variables.
 
-from pydantic import Field
+Redis is shared by the whole mesh, so its URL is also read from AIMESH_REDIS_URL.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
 
 from services.common.settings import ServiceSettings
@@ -10,3 +17,67 @@ class EdgeSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="AIMESH_EDGE_", extra="forbid", frozen=True)
 
     port: int = Field(50051, ge=0, le=65535, description="gRPC port; 0 picks a free one.")
+
+    # Downstream services (grpc targets, e.g. dns:///llm-headless:50051 in Kubernetes).
+    llm_target: str = "127.0.0.1:50052"
+    retrieval_target: str = "127.0.0.1:50053"
+    guardrails_target: str = "127.0.0.1:50054"
+    # Bound on a downstream call when the client sent no deadline.
+    default_deadline_seconds: float = Field(120.0, gt=0, le=3600)
+
+    # Redis for limits, budgets, cache and (optionally) keys; empty: in-process.
+    redis_url: str = Field(
+        "", validation_alias=AliasChoices("AIMESH_EDGE_REDIS_URL", "AIMESH_REDIS_URL")
+    )
+    # Every Redis key starts with this (tests use a unique one each).
+    redis_prefix: str = Field("aimesh:edge:", min_length=1, max_length=100)
+    redis_timeout_seconds: float = Field(0.5, gt=0, le=30)
+    # When Redis is unreachable: admit ("open") or reject with UNAVAILABLE ("closed").
+    redis_failure_mode: Literal["open", "closed"] = "closed"
+
+    # API keys: a JSON file (reloaded when it changes) and/or a Redis hash.
+    api_keys_file: str = ""
+    api_keys_in_redis: bool = False
+    api_keys_reload_seconds: float = Field(1.0, gt=0, le=3600)
+    # Tiers (models, limits, budgets) override file; empty keeps the built-in tiers.
+    tiers_file: str = ""
+
+    # Unauthenticated calls per client address per window (slows key guessing).
+    unauthenticated_requests_per_window: int = Field(60, ge=1)
+    rate_window_seconds: float = Field(60.0, gt=0, le=86_400)
+
+    # Durable record of settled charges, replayed when Redis lost the day's spend.
+    ledger_dir: str = ""
+
+    # Request validation.
+    max_messages: int = Field(64, ge=1, le=10_000)
+    max_message_chars: int = Field(32_000, ge=1)
+    max_total_chars: int = Field(128_000, ge=1)
+    max_question_chars: int = Field(4_000, ge=1)
+    max_stop_sequences: int = Field(4, ge=0, le=16)
+    max_ingest_batch: int = Field(256, ge=1, le=10_000)
+    max_document_chars: int = Field(1_000_000, ge=1)
+    max_document_id_chars: int = Field(256, ge=1)
+    max_filter_entries: int = Field(16, ge=0)
+    max_delete_ids: int = Field(1_000, ge=1)
+
+    # Token estimates without a round trip: characters per token for limits and
+    # context fitting (conservative for English BPE vocabularies).
+    chars_per_token: float = Field(3.0, gt=0.5, le=10)
+
+    # RAG.
+    ask_default_top_k: int = Field(5, ge=1, le=20)
+    ask_search_mode: Literal["hybrid", "dense", "keyword"] = "hybrid"
+    # A question whose best chunk scores below this has nothing relevant.
+    ask_min_score: float = Field(0.0, ge=-1, le=100)
+    ask_check_documents: bool = True
+
+    # Response cache for temperature-0 requests.
+    cache_enabled: bool = True
+    cache_ttl_seconds: int = Field(3600, ge=1)
+
+    # Model catalogue (llm ListModels) refresh.
+    models_refresh_seconds: float = Field(60.0, gt=0)
+    # Routing: a deadline shorter than this, or a short prompt, picks the fastest model.
+    routing_fast_deadline_seconds: float = Field(10.0, ge=0)
+    routing_complex_prompt_tokens: int = Field(1_500, ge=1)

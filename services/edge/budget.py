@@ -1,0 +1,351 @@
+"""Daily cost budgets per tenant: reserve the worst case, settle to the real cost.
+
+Invariant: settled spend + open reservations <= budget, checked and updated
+in one atomic step, so concurrent requests (on any replica) never push spend
+past the budget: each call reserves its worst-case cost first and settles to
+its real cost (never more than the reservation) afterwards.
+
+State in Redis, per tenant and UTC day (one hash tag, so one cluster slot):
+  <p>budget:{tenant}:<day>       hash: "reserved" (sum of open reservations) and
+                                 "spent:<instance>" (spend settled by each edge
+                                 process, a monotonic total)
+  <p>budget:{tenant}:<day>:res   hash: reservation id -> amount
+  <p>budget:{tenant}:<day>:exp   zset: reservation id -> expiry (ms)
+
+Why per-instance monotonic totals: every edge process also keeps its own
+settled totals (in memory, and in an append-only ledger file when
+AIMESH_EDGE_LEDGER_DIR is set). Each reserve and settle writes
+max(stored, local total) for its own field, an idempotent and commutative
+operation. When Redis restarts empty (or fails over to a replica that missed
+writes), the next call of each process restores its spend: nothing is lost and
+nothing is counted twice. Open reservations are not restored; they expire.
+
+Reservations whose call never settled (the edge process died) expire after the
+call's deadline and are released, not charged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import logging
+import math
+import os
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from services.edge import metrics
+
+log = logging.getLogger(__name__)
+
+_COMMON_LUA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local h, res, exp = KEYS[1], KEYS[2], KEYS[3]
+local expired = redis.call('ZRANGEBYSCORE', exp, '-inf', now)
+for _, id in ipairs(expired) do
+  local amount = redis.call('HGET', res, id)
+  if amount then
+    redis.call('HINCRBY', h, 'reserved', -tonumber(amount))
+    redis.call('HDEL', res, id)
+  end
+  redis.call('ZREM', exp, id)
+end
+local field = 'spent:' .. ARGV[1]
+local mine = tonumber(ARGV[2])
+if tonumber(redis.call('HGET', h, field) or '0') < mine then
+  redis.call('HSET', h, field, mine)
+end
+local function spent_total()
+  local all = redis.call('HGETALL', h)
+  local total = 0
+  for i = 1, #all, 2 do
+    if string.sub(all[i], 1, 6) == 'spent:' then total = total + tonumber(all[i + 1]) end
+  end
+  return total
+end
+local function keep()
+  local ttl = tonumber(ARGV[3])
+  redis.call('EXPIRE', h, ttl)
+  redis.call('EXPIRE', res, ttl)
+  redis.call('EXPIRE', exp, ttl)
+end
+"""
+
+# ARGV: instance, its local total, ttl s, budget, amount, reservation id, expiry ms from now.
+# Returns {admitted, spent, reserved}.
+_RESERVE_LUA = (
+    _COMMON_LUA
+    + """
+local budget, amount, id = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]
+local spent = spent_total()
+local reserved = tonumber(redis.call('HGET', h, 'reserved') or '0')
+if spent + reserved + amount > budget then
+  keep()
+  return {0, spent, reserved}
+end
+redis.call('HINCRBY', h, 'reserved', amount)
+redis.call('HSET', res, id, amount)
+redis.call('ZADD', exp, now + tonumber(ARGV[7]), id)
+keep()
+return {1, spent, reserved + amount}
+"""
+)
+
+# ARGV: instance, its local total (already including this charge), ttl s, reservation id.
+_SETTLE_LUA = (
+    _COMMON_LUA
+    + """
+local id = ARGV[4]
+local amount = redis.call('HGET', res, id)
+if amount then
+  redis.call('HINCRBY', h, 'reserved', -tonumber(amount))
+  redis.call('HDEL', res, id)
+  redis.call('ZREM', exp, id)
+end
+keep()
+return {spent_total(), tonumber(redis.call('HGET', h, 'reserved') or '0')}
+"""
+)
+
+# ARGV: instance, its local total, ttl s. Returns {spent, reserved}.
+_READ_LUA = (
+    _COMMON_LUA
+    + """
+keep()
+return {spent_total(), tonumber(redis.call('HGET', h, 'reserved') or '0')}
+"""
+)
+
+_KEEP_SECONDS = 3 * 86_400
+
+
+def utc_day(now: float | None = None) -> str:
+    return time.strftime("%Y-%m-%d", time.gmtime(time.time() if now is None else now))
+
+
+def seconds_until_reset(now: float | None = None) -> float:
+    current = dt.datetime.fromtimestamp(time.time() if now is None else now, dt.UTC)
+    midnight = (current + dt.timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    return (midnight - current).total_seconds()
+
+
+def cost_micros(tokens: int, micros_per_million: int) -> int:
+    return math.ceil(tokens * micros_per_million / 1_000_000)
+
+
+@dataclass(frozen=True)
+class Reservation:
+    id: str
+    tenant: str
+    day: str
+    amount: int
+
+
+@dataclass(frozen=True)
+class Usage:
+    spent: int
+    reserved: int
+
+
+class BudgetExceeded(Exception):
+    def __init__(self, usage: Usage, budget: int, amount: int) -> None:
+        super().__init__(f"budget {budget} exhausted")
+        self.usage, self.budget, self.amount = usage, budget, amount
+
+
+class BudgetUnavailable(Exception):
+    """The shared store could not decide (Redis unreachable)."""
+
+
+class Ledger:
+    """This process's settled totals per (tenant, day); durable when given a dir."""
+
+    def __init__(self, directory: str) -> None:
+        self.instance = uuid.uuid4().hex[:16]
+        self._totals: dict[tuple[str, str], int] = {}
+        self._file: Path | None = None
+        if directory:
+            path = Path(directory)
+            path.mkdir(parents=True, exist_ok=True)
+            id_file = path / "instance"
+            if id_file.exists():
+                self.instance = id_file.read_text().strip()
+            else:
+                id_file.write_text(self.instance + "\n")
+            self._file = path / "charges.jsonl"
+            self._load()
+
+    def _load(self) -> None:
+        assert self._file is not None
+        if not self._file.exists():
+            return
+        keep_after = utc_day(time.time() - _KEEP_SECONDS)
+        for line in self._file.read_text().splitlines():
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a torn last line after a crash
+            if entry["day"] > keep_after:
+                key = (entry["tenant"], entry["day"])
+                # Lines may land out of order (appends from threads): keep the max.
+                self._totals[key] = max(self._totals.get(key, 0), int(entry["total"]))
+
+    def total(self, tenant: str, day: str) -> int:
+        return self._totals.get((tenant, day), 0)
+
+    async def add(self, tenant: str, day: str, micros: int) -> int:
+        """Count a charge; durable (fsync'd) before it returns when there is a file."""
+        total = self.total(tenant, day) + micros
+        self._totals[(tenant, day)] = total
+        if self._file is not None:
+            line = json.dumps({"tenant": tenant, "day": day, "total": total}) + "\n"
+            await asyncio.to_thread(self._append, line)
+        return total
+
+    def _append(self, line: str) -> None:
+        assert self._file is not None
+        with self._file.open("a") as handle:
+            handle.write(line)
+            handle.flush()
+            os.fsync(handle.fileno())
+
+
+class RedisBudgets:
+    def __init__(self, redis: Redis, prefix: str, ledger: Ledger) -> None:
+        self._prefix = prefix
+        self._ledger = ledger
+        self._reserve = redis.register_script(_RESERVE_LUA)
+        self._settle = redis.register_script(_SETTLE_LUA)
+        self._read = redis.register_script(_READ_LUA)
+
+    def _keys(self, tenant: str, day: str) -> list[str]:
+        base = f"{self._prefix}budget:{{{tenant}}}:{day}"
+        return [base, base + ":res", base + ":exp"]
+
+    def _head(self, tenant: str, day: str) -> list[str | int]:
+        return [self._ledger.instance, self._ledger.total(tenant, day), _KEEP_SECONDS]
+
+    async def reserve(
+        self, tenant: str, budget: int, amount: int, hold_seconds: float
+    ) -> Reservation:
+        day = utc_day()
+        reservation = Reservation(uuid.uuid4().hex, tenant, day, amount)
+        args = [*self._head(tenant, day), budget, amount, reservation.id, int(hold_seconds * 1000)]
+        try:
+            ok, spent, reserved = await self._reserve(keys=self._keys(tenant, day), args=args)
+        except (RedisError, OSError) as exc:
+            raise BudgetUnavailable(repr(exc)) from exc
+        if not ok:
+            raise BudgetExceeded(Usage(int(spent), int(reserved)), budget, amount)
+        return reservation
+
+    async def settle(self, reservation: Reservation, actual: int) -> None:
+        tenant, day = reservation.tenant, reservation.day
+        if actual > 0:
+            await self._ledger.add(tenant, day, actual)
+        args = [*self._head(tenant, day), reservation.id]
+        try:
+            await self._settle(keys=self._keys(tenant, day), args=args)
+        except (RedisError, OSError) as exc:
+            # The local total is recorded; the next call of this process writes it.
+            raise BudgetUnavailable(repr(exc)) from exc
+
+    async def usage(self, tenant: str) -> Usage:
+        day = utc_day()
+        try:
+            spent, reserved = await self._read(
+                keys=self._keys(tenant, day), args=self._head(tenant, day)
+            )
+        except (RedisError, OSError) as exc:
+            raise BudgetUnavailable(repr(exc)) from exc
+        return Usage(int(spent), int(reserved))
+
+
+class LocalBudgets:
+    """The same accounting in process memory, for a single edge process."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self._ledger = ledger
+        self._reserved: dict[tuple[str, str], dict[str, tuple[int, float]]] = {}
+
+    def _open(self, tenant: str, day: str) -> dict[str, tuple[int, float]]:
+        open_ = self._reserved.setdefault((tenant, day), {})
+        now = time.monotonic()
+        for rid in [r for r, (_, expiry) in open_.items() if expiry <= now]:
+            del open_[rid]
+        return open_
+
+    async def reserve(
+        self, tenant: str, budget: int, amount: int, hold_seconds: float
+    ) -> Reservation:
+        day = utc_day()
+        open_ = self._open(tenant, day)
+        spent = self._ledger.total(tenant, day)
+        reserved = sum(a for a, _ in open_.values())
+        if spent + reserved + amount > budget:
+            raise BudgetExceeded(Usage(spent, reserved), budget, amount)
+        reservation = Reservation(uuid.uuid4().hex, tenant, day, amount)
+        open_[reservation.id] = (amount, time.monotonic() + hold_seconds)
+        return reservation
+
+    async def settle(self, reservation: Reservation, actual: int) -> None:
+        self._open(reservation.tenant, reservation.day).pop(reservation.id, None)
+        if actual > 0:
+            await self._ledger.add(reservation.tenant, reservation.day, actual)
+
+    async def usage(self, tenant: str) -> Usage:
+        day = utc_day()
+        open_ = self._open(tenant, day)
+        return Usage(self._ledger.total(tenant, day), sum(a for a, _ in open_.values()))
+
+
+class Budgets:
+    """Budget accounting with the configured behaviour when Redis is unreachable."""
+
+    def __init__(self, backend: RedisBudgets | LocalBudgets, failure_mode: str) -> None:
+        self.backend = backend
+        self.failure_mode = failure_mode
+
+    def _failed(self, operation: str, exc: Exception) -> None:
+        metrics.STORE_FAILURES.labels("budget", self.failure_mode).inc()
+        log.warning(
+            "budget store unreachable",
+            extra={"operation": operation, "failure_mode": self.failure_mode, "error": str(exc)},
+        )
+
+    async def reserve(
+        self, tenant: str, budget: int, amount: int, hold_seconds: float
+    ) -> Reservation | None:
+        """A reservation, or None when failing open without a store."""
+        try:
+            return await self.backend.reserve(tenant, budget, amount, hold_seconds)
+        except BudgetUnavailable as exc:
+            self._failed("reserve", exc)
+            if self.failure_mode == "open":
+                return None
+            raise
+
+    async def settle(self, reservation: Reservation | None, actual: int) -> None:
+        if reservation is None:
+            return
+        try:
+            await asyncio.shield(self.backend.settle(reservation, min(actual, reservation.amount)))
+        except BudgetUnavailable as exc:
+            # Never raised to the client: the answer was delivered; the charge
+            # is in this process's ledger and reaches Redis with the next call.
+            self._failed("settle", exc)
+        if actual > reservation.amount:
+            log.error(
+                "real cost above the reservation; charged the reservation",
+                extra={"reserved": reservation.amount, "actual": actual},
+            )
+
+    async def usage(self, tenant: str) -> Usage:
+        return await self.backend.usage(tenant)

@@ -1,0 +1,142 @@
+"""One generation: llm GenerateStream piped through guardrails RedactStream.
+
+Pieces of model output go to the redactor as they arrive; only what the
+redactor releases reaches the client, so a PII value split across pieces never
+escapes. Leaving early (client cancelled, deadline, error) cancels both
+downstream calls, which cancels the provider's generation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass, field
+
+import grpc
+
+from aimesh.guardrails.v1 import guardrails_pb2
+from aimesh.llm.v1 import llm_pb2
+from services.edge.downstream import Downstream, translate
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class GenerationRequest:
+    tenant: str
+    model: str
+    messages: list[tuple[str, str]]
+    max_tokens: int
+    temperature: float | None = None
+    top_p: float | None = None
+    stop: list[str] = field(default_factory=list)
+
+
+@dataclass
+class GenerationResult:
+    """Filled in as the generation runs; complete when the stream ends."""
+
+    model: str
+    provider: str = ""
+    finish_reason: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_micros: int = 0
+    # Characters of raw model output seen so far (estimates usage if cut short).
+    output_chars: int = 0
+    text: str = ""
+    redacted: bool = False
+    finished: bool = False
+    fallback_used: bool = False
+
+
+class _LlmFailed(Exception):
+    def __init__(self, error: grpc.RpcError) -> None:
+        super().__init__("llm failed")
+        self.error = error
+
+
+async def generate(
+    downstream: Downstream,
+    request: GenerationRequest,
+    result: GenerationResult,
+    call_timeout: float,
+) -> AsyncGenerator[str, None]:
+    """Yield redacted text pieces; `result` holds model, usage and cost at the end."""
+    llm_request = llm_pb2.GenerateStreamRequest(
+        model=request.model,
+        messages=[llm_pb2.Message(role=r, content=c) for r, c in request.messages],
+        max_tokens=request.max_tokens,
+        stop=request.stop,
+    )
+    if request.temperature is not None:
+        llm_request.temperature = request.temperature
+    if request.top_p is not None:
+        llm_request.top_p = request.top_p
+    llm_call = downstream.llm.GenerateStream(llm_request, timeout=call_timeout)
+    redact_call = downstream.guardrails.RedactStream(timeout=call_timeout)
+
+    async def pump() -> None:
+        """Model output -> redactor; half-close to flush when the model is done."""
+        first = True
+        pieces = llm_call.__aiter__()
+        while True:
+            try:
+                piece = await pieces.__anext__()
+            except StopAsyncIteration:
+                break
+            except grpc.RpcError as exc:
+                raise _LlmFailed(exc) from None
+            result.model, result.provider = piece.model or result.model, piece.provider
+            result.fallback_used = result.fallback_used or piece.fallback_used
+            if piece.finish_reason or piece.HasField("usage"):
+                result.finish_reason = piece.finish_reason
+                result.input_tokens = piece.usage.input_tokens
+                result.output_tokens = piece.usage.output_tokens
+                result.cost_micros = piece.cost_micros
+            if piece.text:
+                result.output_chars += len(piece.text)
+                message = guardrails_pb2.RedactStreamRequest(text=piece.text)
+                if first:
+                    message.tenant = request.tenant
+                    first = False
+                try:
+                    await redact_call.write(message)
+                except (grpc.RpcError, asyncio.InvalidStateError):
+                    return  # the redactor failed; its stream reports why
+        with contextlib.suppress(grpc.RpcError, asyncio.InvalidStateError):
+            await redact_call.done_writing()
+
+    pump_task = asyncio.create_task(pump())
+    # If the model fails, stop waiting for the redactor.
+    pump_task.add_done_callback(
+        lambda task: redact_call.cancel() if not task.cancelled() and task.exception() else None
+    )
+    try:
+        try:
+            async for released in redact_call:
+                if any(
+                    f.placeholder or f.action == guardrails_pb2.ACTION_REDACT
+                    for f in released.findings
+                ):
+                    result.redacted = True
+                if released.text:
+                    result.text += released.text
+                    yield released.text
+        except grpc.RpcError as exc:
+            if not pump_task.done() or pump_task.cancelled() or pump_task.exception() is None:
+                raise translate("guardrails", exc) from None
+        try:
+            await pump_task
+        except _LlmFailed as failed:
+            raise translate("llm", failed.error) from None
+        result.finished = True
+    finally:
+        if not pump_task.done():
+            pump_task.cancel()
+            with contextlib.suppress(BaseException):
+                await pump_task
+        llm_call.cancel()
+        redact_call.cancel()

@@ -1,0 +1,568 @@
+"""The edge's request pipelines: Chat and Ask (RAG), from admission to settlement.
+
+    Chat: route model -> check limits -> admit -> guard input -> cache?
+          -> reserve budget -> generate through RedactStream -> settle
+    Ask:  the same, with retrieval within the tenant and numbered sources
+          between guarding and generating, and citations at the end.
+
+Both yield text pieces and finish with a `Final`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections.abc import AsyncGenerator, Callable, Sequence
+from contextlib import aclosing
+from dataclasses import asdict, dataclass, field
+
+import grpc
+
+from aimesh.guardrails.v1 import guardrails_pb2
+from aimesh.retrieval.v1 import retrieval_pb2
+from services.common import errors
+from services.edge import metrics, rag
+from services.edge.budget import (
+    BudgetExceeded,
+    Budgets,
+    BudgetUnavailable,
+    Reservation,
+    seconds_until_reset,
+)
+from services.edge.budget import cost_micros as price
+from services.edge.cache import ResponseCache, cache_key
+from services.edge.catalogue import Catalogue, CatalogueCache, ModelInfo
+from services.edge.downstream import Downstream, translate
+from services.edge.gate import Caller, Gate
+from services.edge.generation import GenerationRequest, GenerationResult, generate
+from services.edge.routing import select_model
+from services.edge.settings import EdgeSettings
+from services.edge.validation import (
+    check_model_limits,
+    prompt_tokens_bound,
+    prompt_tokens_estimate,
+)
+
+log = logging.getLogger(__name__)
+
+FINISH_STOP = 1
+SEARCH_MODES = {
+    "hybrid": retrieval_pb2.SEARCH_MODE_HYBRID,
+    "dense": retrieval_pb2.SEARCH_MODE_DENSE,
+    "keyword": retrieval_pb2.SEARCH_MODE_KEYWORD,
+}
+# Tokens assumed per retrieved chunk when estimating an Ask before retrieval.
+CHUNK_TOKENS_ESTIMATE = 200
+ASK_DEFAULT_MAX_TOKENS = 512
+
+
+@dataclass
+class ChatInput:
+    model: str
+    messages: list[tuple[str, str]]
+    max_tokens: int
+    temperature: float | None
+    top_p: float | None
+    stop: list[str]
+
+
+@dataclass
+class AskInput:
+    question: str
+    model: str
+    top_k: int
+    max_tokens: int
+    temperature: float | None
+    filter: dict[str, str]
+
+
+@dataclass
+class Final:
+    model: str
+    provider: str
+    finish_reason: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_micros: int = 0
+    cached: bool = False
+    redacted: bool = False
+    escalate: bool = False
+    citations: list[rag.Source] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Piece:
+    """Text for the client, with the model serving it."""
+
+    text: str
+    model: str
+    provider: str
+
+
+Event = Piece | Final
+
+
+def retrieval_unavailable() -> errors.Unavailable:
+    return errors.Unavailable(
+        "retrieval is unavailable; retry later", reason="RETRIEVAL_UNAVAILABLE", retry_after=1.0
+    )
+
+
+class Deadline:
+    """The client's deadline (or the default), as a timeout for each downstream call."""
+
+    def __init__(self, time_remaining: float | None, default: float) -> None:
+        self.seconds = time_remaining if time_remaining is not None else default
+        self._ends = time.monotonic() + self.seconds
+
+    def remaining(self) -> float:
+        left = self._ends - time.monotonic()
+        if left <= 0:
+            raise errors.DeadlineExceeded("the deadline ran out")
+        return left
+
+
+class Pipeline:
+    def __init__(
+        self,
+        settings: EdgeSettings,
+        gate: Gate,
+        budgets: Budgets,
+        cache: ResponseCache,
+        catalogue: CatalogueCache,
+        downstream: Downstream,
+    ) -> None:
+        self.settings = settings
+        self.gate = gate
+        self.budgets = budgets
+        self.cache = cache
+        self.catalogue = catalogue
+        self.down = downstream
+        # Set by the server from its watch of retrieval's health.
+        self.retrieval_ready: Callable[[], bool] = lambda: True
+
+    # --- shared steps -----------------------------------------------------
+
+    async def model_catalogue(self) -> Catalogue:
+        try:
+            return await self.catalogue.get()
+        except grpc.RpcError as exc:
+            raise translate("llm", exc) from None
+
+    def resolve_model(
+        self,
+        catalogue: Catalogue,
+        caller: Caller,
+        requested: str,
+        prompt_tokens: int,
+        deadline: Deadline,
+        rpc: str,
+    ) -> ModelInfo:
+        if requested:
+            model = catalogue.get(requested)
+            if model is None:
+                raise errors.InvalidArgument("model", f"unknown model {requested!r}")
+            if not caller.tier.allows(model.name, model.provider):
+                metrics.REJECTIONS.labels(rpc, "MODEL_NOT_ALLOWED").inc()
+                raise errors.PermissionDenied(
+                    f"the {caller.tier.name} tier may not use {model.name}",
+                    reason="MODEL_NOT_ALLOWED",
+                    metadata={"model": model.name, "tier": caller.tier.name},
+                )
+            return model
+        route = select_model(
+            catalogue,
+            caller.tier,
+            prompt_tokens,
+            deadline.seconds,
+            fast_deadline_seconds=self.settings.routing_fast_deadline_seconds,
+            complex_prompt_tokens=self.settings.routing_complex_prompt_tokens,
+        )
+        if route is None:
+            metrics.REJECTIONS.labels(rpc, "NO_MODEL_ALLOWED").inc()
+            raise errors.PermissionDenied(
+                f"the {caller.tier.name} tier allows no model in the catalogue",
+                reason="NO_MODEL_ALLOWED",
+            )
+        log.debug("routed", extra={"model": route.model.name, "route": route.reason})
+        return route.model
+
+    async def guard_input(
+        self, caller: Caller, texts: Sequence[tuple[str, str]], deadline: Deadline, rpc: str
+    ) -> list[str]:
+        """Check each (field, text) with guardrails: the texts to use (redacted
+        where policy says), or PERMISSION_DENIED naming the reason."""
+        timeout = deadline.remaining()
+        try:
+            responses = await asyncio.gather(
+                *(
+                    self.down.guardrails.CheckInput(
+                        guardrails_pb2.CheckInputRequest(
+                            text=text, tenant=caller.tenant, source=guardrails_pb2.SOURCE_USER
+                        ),
+                        timeout=timeout,
+                    )
+                    for _, text in texts
+                )
+            )
+        except grpc.RpcError as exc:
+            raise translate("guardrails", exc) from None
+        for (field_name, _), response in zip(texts, responses, strict=True):
+            if response.verdict == guardrails_pb2.VERDICT_BLOCK:
+                reason = response.reason or "INPUT_BLOCKED"
+                metrics.REJECTIONS.labels(rpc, reason).inc()
+                findings = sorted({f.type for f in response.findings})
+                raise errors.PermissionDenied(
+                    f"the input was blocked by guardrails ({reason})",
+                    reason=reason,
+                    metadata={"field": field_name, "findings": ",".join(findings)},
+                )
+        return [
+            r.redacted_text if r.verdict == guardrails_pb2.VERDICT_REDACT else text
+            for (_, text), r in zip(texts, responses, strict=True)
+        ]
+
+    async def reserve(
+        self,
+        caller: Caller,
+        catalogue: Catalogue,
+        model: ModelInfo,
+        input_tokens: int,
+        output_tokens: int,
+        deadline: Deadline,
+        rpc: str,
+    ) -> Reservation | None:
+        amount = catalogue.worst_case_cost(model.name, input_tokens, output_tokens)
+        try:
+            return await self.budgets.reserve(
+                caller.tenant,
+                caller.tier.daily_budget_micros,
+                amount,
+                hold_seconds=deadline.seconds + 60,
+            )
+        except BudgetExceeded as exc:
+            metrics.REJECTIONS.labels(rpc, "BUDGET_EXHAUSTED").inc()
+            spent = exc.usage.spent + exc.usage.reserved
+            raise errors.ResourceExhausted(
+                f"the daily budget of tenant {caller.tenant} cannot cover this request "
+                f"(worst case {exc.amount} micro-dollars; {spent} of {exc.budget} used)",
+                reason="BUDGET_EXHAUSTED",
+                retry_after=seconds_until_reset(),
+                violations=[
+                    (f"tenant {caller.tenant}: daily budget", f"{spent} of {exc.budget} micro-USD")
+                ],
+            ) from None
+        except BudgetUnavailable:
+            metrics.REJECTIONS.labels(rpc, "BUDGET_UNAVAILABLE").inc()
+            raise errors.Unavailable(
+                "budget accounting is unavailable; retry later",
+                reason="BUDGET_UNAVAILABLE",
+                retry_after=1.0,
+            ) from None
+
+    def _cached_events(self, hit: dict[str, object]) -> list[Event]:
+        final = Final(
+            model=str(hit["model"]),
+            provider=str(hit["provider"]),
+            finish_reason=int(hit["finish_reason"]),  # type: ignore[call-overload]
+            cached=True,
+            redacted=bool(hit["redacted"]),
+            escalate=bool(hit.get("escalate", False)),
+            citations=[rag.Source(**c) for c in hit.get("citations", [])],  # type: ignore[attr-defined]
+        )
+        text = str(hit["text"])
+        return [Piece(text, final.model, final.provider), final] if text else [final]
+
+    async def _generate(
+        self,
+        caller: Caller,
+        catalogue: Catalogue,
+        model: ModelInfo,
+        request: GenerationRequest,
+        reservation: Reservation | None,
+        deadline: Deadline,
+        rpc: str,
+    ) -> AsyncGenerator[Piece | GenerationResult, None]:
+        """Generate and settle the budget however the generation ends."""
+        result = GenerationResult(model=model.name, provider=model.provider)
+        started = time.perf_counter()
+        first = True
+        try:
+            pieces = generate(self.down, request, result, deadline.remaining())
+            async with aclosing(pieces):
+                async for piece in pieces:
+                    if first:
+                        metrics.TIME_TO_FIRST_TOKEN.labels(rpc).observe(
+                            time.perf_counter() - started
+                        )
+                        first = False
+                    yield Piece(piece, result.model, result.provider)
+            yield result
+        finally:
+            actual = result.cost_micros
+            if not result.finished and result.output_chars:
+                # Cut short: the provider still charges what it produced.
+                served = catalogue.get(result.model) or model
+                per_token = self.settings.chars_per_token
+                prompt_chars = sum(len(c) for _, c in request.messages)
+                actual = price(
+                    math.ceil(prompt_chars / per_token), served.input_micros_per_million
+                ) + price(
+                    math.ceil(result.output_chars / per_token), served.output_micros_per_million
+                )
+            await self.budgets.settle(reservation, actual)
+            metrics.TOKENS.labels(caller.tenant, result.model, "input").inc(result.input_tokens)
+            metrics.TOKENS.labels(caller.tenant, result.model, "output").inc(result.output_tokens)
+            metrics.COST.labels(caller.tenant, result.model).inc(actual)
+            if result.redacted:
+                metrics.REDACTIONS.inc()
+
+    # --- Chat -----------------------------------------------------------------
+
+    async def chat(
+        self, caller: Caller, request: ChatInput, time_remaining: float | None, rpc: str
+    ) -> AsyncGenerator[Event, None]:
+        deadline = Deadline(time_remaining, self.settings.default_deadline_seconds)
+        catalogue = await self.model_catalogue()
+        contents = [c for _, c in request.messages]
+        prompt_tokens = prompt_tokens_estimate(contents, self.settings.chars_per_token)
+        model = self.resolve_model(catalogue, caller, request.model, prompt_tokens, deadline, rpc)
+        max_tokens = check_model_limits(model, request.max_tokens, prompt_tokens)
+        await self.gate.admit(caller, rpc, prompt_tokens + max_tokens)
+
+        checked = [
+            (f"messages[{i}].content", c)
+            for i, (role, c) in enumerate(request.messages)
+            if role != "assistant"
+        ]
+        guarded = iter(await self.guard_input(caller, checked, deadline, rpc))
+        messages = [(r, c if r == "assistant" else next(guarded)) for r, c in request.messages]
+
+        digest = None
+        if self.settings.cache_enabled and request.temperature == 0:
+            digest = cache_key(
+                caller.tenant,
+                "chat",
+                {
+                    "model": model.name,
+                    "messages": messages,
+                    "max_tokens": max_tokens,
+                    "top_p": request.top_p,
+                    "stop": request.stop,
+                },
+            )
+            hit = await self.cache.get(caller.tenant, digest)
+            if hit is not None:
+                for event in self._cached_events(hit):
+                    yield event
+                return
+
+        input_bound = min(prompt_tokens_bound([c for _, c in messages]), model.context_window)
+        reservation = await self.reserve(
+            caller, catalogue, model, input_bound, max_tokens, deadline, rpc
+        )
+        generation = GenerationRequest(
+            tenant=caller.tenant,
+            model=model.name,
+            messages=messages,
+            max_tokens=max_tokens,
+            temperature=request.temperature,
+            top_p=request.top_p,
+            stop=list(request.stop),
+        )
+        items = self._generate(caller, catalogue, model, generation, reservation, deadline, rpc)
+        async with aclosing(items):
+            async for item in items:
+                if isinstance(item, Piece):
+                    yield item
+                    continue
+                final = Final(
+                    model=item.model,
+                    provider=item.provider,
+                    finish_reason=item.finish_reason,
+                    input_tokens=item.input_tokens,
+                    output_tokens=item.output_tokens,
+                    cost_micros=item.cost_micros,
+                    redacted=item.redacted,
+                )
+                if digest is not None:
+                    await self._remember(caller, digest, item.text, final)
+                yield final
+
+    async def _remember(self, caller: Caller, digest: str, text: str, final: Final) -> None:
+        if final.finish_reason not in (FINISH_STOP, 2):  # stop or length only
+            return
+        entry = {
+            "text": text,
+            "model": final.model,
+            "provider": final.provider,
+            "finish_reason": final.finish_reason,
+            "redacted": final.redacted,
+            "escalate": final.escalate,
+            "citations": [asdict(c) for c in final.citations],
+        }
+        await self.cache.put(caller.tenant, digest, entry)
+
+    # --- Ask ------------------------------------------------------------------
+
+    async def ask(
+        self, caller: Caller, request: AskInput, time_remaining: float | None, rpc: str
+    ) -> AsyncGenerator[Event, None]:
+        settings = self.settings
+        if not self.retrieval_ready():
+            raise retrieval_unavailable()
+        deadline = Deadline(time_remaining, settings.default_deadline_seconds)
+        catalogue = await self.model_catalogue()
+        top_k = request.top_k or settings.ask_default_top_k
+        question_tokens = prompt_tokens_estimate(
+            [rag.SYSTEM_PROMPT, request.question], settings.chars_per_token
+        )
+        prompt_tokens = question_tokens + top_k * CHUNK_TOKENS_ESTIMATE
+        model = self.resolve_model(catalogue, caller, request.model, prompt_tokens, deadline, rpc)
+        max_tokens = check_model_limits(
+            model,
+            request.max_tokens or min(ASK_DEFAULT_MAX_TOKENS, model.max_output_tokens or 10**9),
+            question_tokens,
+        )
+        context_room = model.context_window - max_tokens - question_tokens
+        await self.gate.admit(
+            caller,
+            rpc,
+            question_tokens + min(top_k * CHUNK_TOKENS_ESTIMATE, context_room) + max_tokens,
+        )
+        (question,) = await self.guard_input(
+            caller, [("question", request.question)], deadline, rpc
+        )
+
+        digest = None
+        if settings.cache_enabled and request.temperature == 0:
+            digest = cache_key(
+                caller.tenant,
+                "ask",
+                {
+                    "model": model.name,
+                    "question": question,
+                    "top_k": top_k,
+                    "filter": request.filter,
+                    "max_tokens": max_tokens,
+                    "corpus": await self.cache.corpus_generation(caller.tenant),
+                },
+            )
+            hit = await self.cache.get(caller.tenant, digest)
+            if hit is not None:
+                for event in self._cached_events(hit):
+                    yield event
+                return
+
+        # The prompt can never exceed what the window leaves after the answer.
+        reservation = await self.reserve(
+            caller, catalogue, model, model.context_window - max_tokens, max_tokens, deadline, rpc
+        )
+        try:
+            sources = await self._retrieve(caller, question, top_k, request.filter, deadline)
+        except BaseException:
+            await self.budgets.settle(reservation, 0)
+            raise
+        system_prompt, used = rag.assemble(sources, context_room, settings.chars_per_token)
+        if not used:
+            await self.budgets.settle(reservation, 0)
+            metrics.ESCALATIONS.inc()
+            final = Final(
+                model=model.name, provider=model.provider, finish_reason=FINISH_STOP, escalate=True
+            )
+            if digest is not None:
+                await self._remember(caller, digest, rag.NOTHING_FOUND, final)
+            yield Piece(rag.NOTHING_FOUND, model.name, model.provider)
+            yield final
+            return
+
+        generation = GenerationRequest(
+            tenant=caller.tenant,
+            model=model.name,
+            messages=[("system", system_prompt), ("user", question)],
+            max_tokens=max_tokens,
+            temperature=request.temperature,
+        )
+        items = self._generate(caller, catalogue, model, generation, reservation, deadline, rpc)
+        async with aclosing(items):
+            async for item in items:
+                if isinstance(item, Piece):
+                    yield item
+                    continue
+                final = Final(
+                    model=item.model,
+                    provider=item.provider,
+                    finish_reason=item.finish_reason,
+                    input_tokens=item.input_tokens,
+                    output_tokens=item.output_tokens,
+                    cost_micros=item.cost_micros,
+                    redacted=item.redacted,
+                    citations=rag.cited_sources(item.text, used),
+                )
+                if digest is not None:
+                    await self._remember(caller, digest, item.text, final)
+                yield final
+
+    async def _retrieve(
+        self,
+        caller: Caller,
+        question: str,
+        top_k: int,
+        filter_: dict[str, str],
+        deadline: Deadline,
+    ) -> list[rag.Source]:
+        """Relevant chunks of the tenant's documents, best first; chunks that
+        guardrails find poisoned (instructions hidden in a document) are dropped."""
+        settings = self.settings
+        try:
+            response = await self.down.retrieval.Search(
+                retrieval_pb2.SearchRequest(
+                    tenant=caller.tenant,
+                    query=question,
+                    top_k=top_k,
+                    mode=SEARCH_MODES[settings.ask_search_mode],
+                    filter=filter_,
+                ),
+                timeout=deadline.remaining(),
+            )
+        except grpc.RpcError as exc:
+            raise translate("retrieval", exc) from None
+        results = [r for r in response.results if r.score >= settings.ask_min_score]
+        if not results or not settings.ask_check_documents:
+            texts = [r.text for r in results]
+        else:
+            try:
+                checks = await asyncio.gather(
+                    *(
+                        self.down.guardrails.CheckInput(
+                            guardrails_pb2.CheckInputRequest(
+                                text=r.text,
+                                tenant=caller.tenant,
+                                source=guardrails_pb2.SOURCE_DOCUMENT,
+                            ),
+                            timeout=deadline.remaining(),
+                        )
+                        for r in results
+                    )
+                )
+            except grpc.RpcError as exc:
+                raise translate("guardrails", exc) from None
+            texts = []
+            for r, check in zip(results, checks, strict=True):
+                if check.verdict == guardrails_pb2.VERDICT_BLOCK:
+                    log.warning(
+                        "dropped a retrieved chunk guardrails blocked",
+                        extra={"document_id": r.document_id, "reason": check.reason},
+                    )
+                    texts.append("")
+                elif check.verdict == guardrails_pb2.VERDICT_REDACT:
+                    texts.append(check.redacted_text)
+                else:
+                    texts.append(r.text)
+        return [
+            rag.Source(0, r.document_id, r.title, text, r.start, r.end, r.score)
+            for r, text in zip(results, texts, strict=True)
+            if text.strip()
+        ]
