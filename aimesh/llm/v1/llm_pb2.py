@@ -25,17 +25,17 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x61imesh/llm/v1/llm.proto\x12\raimesh.llm.v1\x1a\x1egoogle/protobuf/duration.proto\"(\n\x07Message\x12\x0c\n\x04role\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\t\"4\n\x05Usage\x12\x14\n\x0cinput_tokens\x18\x01 \x01(\x05\x12\x15\n\routput_tokens\x18\x02 \x01(\x05\"\x88\x02\n\x0fGenerateRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12(\n\x08messages\x18\x02 \x03(\x0b\x32\x16.aimesh.llm.v1.Message\x12\x12\n\nmax_tokens\x18\x03 \x01(\x05\x12\x18\n\x0btemperature\x18\x04 \x01(\x02H\x00\x88\x01\x01\x12\x12\n\x05top_p\x18\x05 \x01(\x02H\x01\x88\x01\x01\x12\x0c\n\x04stop\x18\x06 \x03(\t\x12\x11\n\x04seed\x18\x07 \x01(\x03H\x02\x88\x01\x01\x12\x36\n\x0fresponse_format\x18\x08 \x01(\x0e\x32\x1d.aimesh.llm.v1.ResponseFormatB\x0e\n\x0c_temperatureB\x08\n\x06_top_pB\x07\n\x05_seed\"\xf2\x01\n\x10GenerateResponse\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x10\n\x08provider\x18\x03 \x01(\t\x12\x32\n\rfinish_reason\x18\x04 \x01(\x0e\x32\x1b.aimesh.llm.v1.FinishReason\x12#\n\x05usage\x18\x05 \x01(\x0b\x32\x14.aimesh.llm.v1.Usage\x12\x13\n\x0b\x63ost_micros\x18\x06 \x01(\x03\x12*\n\x07latency\x18\x07 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x15\n\rfallback_used\x18\x08 \x01(\x08\"\x8e\x02\n\x15GenerateStreamRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12(\n\x08messages\x18\x02 \x03(\x0b\x32\x16.aimesh.llm.v1.Message\x12\x12\n\nmax_tokens\x18\x03 \x01(\x05\x12\x18\n\x0btemperature\x18\x04 \x01(\x02H\x00\x88\x01\x01\x12\x12\n\x05top_p\x18\x05 \x01(\x02H\x01\x88\x01\x01\x12\x0c\n\x04stop\x18\x06 \x03(\t\x12\x11\n\x04seed\x18\x07 \x01(\x03H\x02\x88\x01\x01\x12\x36\n\x0fresponse_format\x18\x08 \x01(\x0e\x32\x1d.aimesh.llm.v1.ResponseFormatB\x0e\n\x0c_temperatureB\x08\n\x06_top_pB\x07\n\x05_seed\"\xb0\x02\n\x16GenerateStreamResponse\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x10\n\x08provider\x18\x03 \x01(\t\x12\x32\n\rfinish_reason\x18\x04 \x01(\x0e\x32\x1b.aimesh.llm.v1.FinishReason\x12#\n\x05usage\x18\x05 \x01(\x0b\x32\x14.aimesh.llm.v1.Usage\x12\x13\n\x0b\x63ost_micros\x18\x06 \x01(\x03\x12*\n\x07latency\x18\x07 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x36\n\x13time_to_first_token\x18\x08 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x15\n\rfallback_used\x18\t \x01(\x08\"M\n\x12\x43ountTokensRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12(\n\x08messages\x18\x02 \x03(\x0b\x32\x16.aimesh.llm.v1.Message\"\\\n\x13\x43ountTokensResponse\x12\x14\n\x0cinput_tokens\x18\x01 \x01(\x05\x12\r\n\x05\x65xact\x18\x02 \x01(\x08\x12\x11\n\ttokenizer\x18\x03 \x01(\t\x12\r\n\x05model\x18\x04 \x01(\t\"\x13\n\x11ListModelsRequest\"Q\n\x12ListModelsResponse\x12$\n\x06models\x18\x01 \x03(\x0b\x32\x14.aimesh.llm.v1.Model\x12\x15\n\rdefault_model\x18\x02 \x01(\t\"\xeb\x01\n\x05Model\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08provider\x18\x02 \x01(\t\x12\x16\n\x0eupstream_model\x18\x03 \x01(\t\x12\x16\n\x0e\x63ontext_window\x18\x04 \x01(\x05\x12\x19\n\x11max_output_tokens\x18\x05 \x01(\x05\x12\'\n\x1finput_micros_per_million_tokens\x18\x06 \x01(\x03\x12(\n output_micros_per_million_tokens\x18\x07 \x01(\x03\x12\x11\n\tfallbacks\x18\x08 \x03(\t\x12\x11\n\tavailable\x18\t \x01(\x08*l\n\x0eResponseFormat\x12\x1f\n\x1bRESPONSE_FORMAT_UNSPECIFIED\x10\x00\x12\x18\n\x14RESPONSE_FORMAT_TEXT\x10\x01\x12\x1f\n\x1bRESPONSE_FORMAT_JSON_OBJECT\x10\x02*\x81\x01\n\x0c\x46inishReason\x12\x1d\n\x19\x46INISH_REASON_UNSPECIFIED\x10\x00\x12\x16\n\x12\x46INISH_REASON_STOP\x10\x01\x12\x18\n\x14\x46INISH_REASON_LENGTH\x10\x02\x12 \n\x1c\x46INISH_REASON_CONTENT_FILTER\x10\x03\x32\xe3\x02\n\nLlmService\x12K\n\x08Generate\x12\x1e.aimesh.llm.v1.GenerateRequest\x1a\x1f.aimesh.llm.v1.GenerateResponse\x12_\n\x0eGenerateStream\x12$.aimesh.llm.v1.GenerateStreamRequest\x1a%.aimesh.llm.v1.GenerateStreamResponse0\x01\x12T\n\x0b\x43ountTokens\x12!.aimesh.llm.v1.CountTokensRequest\x1a\".aimesh.llm.v1.CountTokensResponse\x12Q\n\nListModels\x12 .aimesh.llm.v1.ListModelsRequest\x1a!.aimesh.llm.v1.ListModelsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x61imesh/llm/v1/llm.proto\x12\raimesh.llm.v1\x1a\x1egoogle/protobuf/duration.proto\"(\n\x07Message\x12\x0c\n\x04role\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\t\"4\n\x05Usage\x12\x14\n\x0cinput_tokens\x18\x01 \x01(\x05\x12\x15\n\routput_tokens\x18\x02 \x01(\x05\"\x88\x02\n\x0fGenerateRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12(\n\x08messages\x18\x02 \x03(\x0b\x32\x16.aimesh.llm.v1.Message\x12\x12\n\nmax_tokens\x18\x03 \x01(\x05\x12\x18\n\x0btemperature\x18\x04 \x01(\x02H\x00\x88\x01\x01\x12\x12\n\x05top_p\x18\x05 \x01(\x02H\x01\x88\x01\x01\x12\x0c\n\x04stop\x18\x06 \x03(\t\x12\x11\n\x04seed\x18\x07 \x01(\x03H\x02\x88\x01\x01\x12\x36\n\x0fresponse_format\x18\x08 \x01(\x0e\x32\x1d.aimesh.llm.v1.ResponseFormatB\x0e\n\x0c_temperatureB\x08\n\x06_top_pB\x07\n\x05_seed\"\x8b\x02\n\x10GenerateResponse\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x10\n\x08provider\x18\x03 \x01(\t\x12\x32\n\rfinish_reason\x18\x04 \x01(\x0e\x32\x1b.aimesh.llm.v1.FinishReason\x12#\n\x05usage\x18\x05 \x01(\x0b\x32\x14.aimesh.llm.v1.Usage\x12\x13\n\x0b\x63ost_micros\x18\x06 \x01(\x03\x12*\n\x07latency\x18\x07 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x15\n\rfallback_used\x18\x08 \x01(\x08\x12\x17\n\x0fusage_estimated\x18\t \x01(\x08\"\x8e\x02\n\x15GenerateStreamRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12(\n\x08messages\x18\x02 \x03(\x0b\x32\x16.aimesh.llm.v1.Message\x12\x12\n\nmax_tokens\x18\x03 \x01(\x05\x12\x18\n\x0btemperature\x18\x04 \x01(\x02H\x00\x88\x01\x01\x12\x12\n\x05top_p\x18\x05 \x01(\x02H\x01\x88\x01\x01\x12\x0c\n\x04stop\x18\x06 \x03(\t\x12\x11\n\x04seed\x18\x07 \x01(\x03H\x02\x88\x01\x01\x12\x36\n\x0fresponse_format\x18\x08 \x01(\x0e\x32\x1d.aimesh.llm.v1.ResponseFormatB\x0e\n\x0c_temperatureB\x08\n\x06_top_pB\x07\n\x05_seed\"\xdd\x02\n\x16GenerateStreamResponse\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x10\n\x08provider\x18\x03 \x01(\t\x12\x32\n\rfinish_reason\x18\x04 \x01(\x0e\x32\x1b.aimesh.llm.v1.FinishReason\x12#\n\x05usage\x18\x05 \x01(\x0b\x32\x14.aimesh.llm.v1.Usage\x12\x13\n\x0b\x63ost_micros\x18\x06 \x01(\x03\x12*\n\x07latency\x18\x07 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x36\n\x13time_to_first_token\x18\x08 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x15\n\rfallback_used\x18\t \x01(\x08\x12\x17\n\x0fusage_estimated\x18\n \x01(\x08\x12\x12\n\nincomplete\x18\x0b \x01(\x08\"M\n\x12\x43ountTokensRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12(\n\x08messages\x18\x02 \x03(\x0b\x32\x16.aimesh.llm.v1.Message\"\\\n\x13\x43ountTokensResponse\x12\x14\n\x0cinput_tokens\x18\x01 \x01(\x05\x12\r\n\x05\x65xact\x18\x02 \x01(\x08\x12\x11\n\ttokenizer\x18\x03 \x01(\t\x12\r\n\x05model\x18\x04 \x01(\t\"\x13\n\x11ListModelsRequest\"Q\n\x12ListModelsResponse\x12$\n\x06models\x18\x01 \x03(\x0b\x32\x14.aimesh.llm.v1.Model\x12\x15\n\rdefault_model\x18\x02 \x01(\t\"\x9e\x02\n\x05Model\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08provider\x18\x02 \x01(\t\x12\x16\n\x0eupstream_model\x18\x03 \x01(\t\x12\x16\n\x0e\x63ontext_window\x18\x04 \x01(\x05\x12\x19\n\x11max_output_tokens\x18\x05 \x01(\x05\x12\'\n\x1finput_micros_per_million_tokens\x18\x06 \x01(\x03\x12(\n output_micros_per_million_tokens\x18\x07 \x01(\x03\x12\x11\n\tfallbacks\x18\x08 \x03(\t\x12\x11\n\tavailable\x18\t \x01(\x08\x12\x1a\n\x12unavailable_reason\x18\n \x01(\t\x12\x15\n\rcircuit_state\x18\x0b \x01(\t*l\n\x0eResponseFormat\x12\x1f\n\x1bRESPONSE_FORMAT_UNSPECIFIED\x10\x00\x12\x18\n\x14RESPONSE_FORMAT_TEXT\x10\x01\x12\x1f\n\x1bRESPONSE_FORMAT_JSON_OBJECT\x10\x02*\x81\x01\n\x0c\x46inishReason\x12\x1d\n\x19\x46INISH_REASON_UNSPECIFIED\x10\x00\x12\x16\n\x12\x46INISH_REASON_STOP\x10\x01\x12\x18\n\x14\x46INISH_REASON_LENGTH\x10\x02\x12 \n\x1c\x46INISH_REASON_CONTENT_FILTER\x10\x03\x32\xe3\x02\n\nLlmService\x12K\n\x08Generate\x12\x1e.aimesh.llm.v1.GenerateRequest\x1a\x1f.aimesh.llm.v1.GenerateResponse\x12_\n\x0eGenerateStream\x12$.aimesh.llm.v1.GenerateStreamRequest\x1a%.aimesh.llm.v1.GenerateStreamResponse0\x01\x12T\n\x0b\x43ountTokens\x12!.aimesh.llm.v1.CountTokensRequest\x1a\".aimesh.llm.v1.CountTokensResponse\x12Q\n\nListModels\x12 .aimesh.llm.v1.ListModelsRequest\x1a!.aimesh.llm.v1.ListModelsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'aimesh.llm.v1.llm_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_RESPONSEFORMAT']._serialized_start=1777
-  _globals['_RESPONSEFORMAT']._serialized_end=1885
-  _globals['_FINISHREASON']._serialized_start=1888
-  _globals['_FINISHREASON']._serialized_end=2017
+  _globals['_RESPONSEFORMAT']._serialized_start=1898
+  _globals['_RESPONSEFORMAT']._serialized_end=2006
+  _globals['_FINISHREASON']._serialized_start=2009
+  _globals['_FINISHREASON']._serialized_end=2138
   _globals['_MESSAGE']._serialized_start=74
   _globals['_MESSAGE']._serialized_end=114
   _globals['_USAGE']._serialized_start=116
@@ -43,21 +43,21 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GENERATEREQUEST']._serialized_start=171
   _globals['_GENERATEREQUEST']._serialized_end=435
   _globals['_GENERATERESPONSE']._serialized_start=438
-  _globals['_GENERATERESPONSE']._serialized_end=680
-  _globals['_GENERATESTREAMREQUEST']._serialized_start=683
-  _globals['_GENERATESTREAMREQUEST']._serialized_end=953
-  _globals['_GENERATESTREAMRESPONSE']._serialized_start=956
-  _globals['_GENERATESTREAMRESPONSE']._serialized_end=1260
-  _globals['_COUNTTOKENSREQUEST']._serialized_start=1262
-  _globals['_COUNTTOKENSREQUEST']._serialized_end=1339
-  _globals['_COUNTTOKENSRESPONSE']._serialized_start=1341
-  _globals['_COUNTTOKENSRESPONSE']._serialized_end=1433
-  _globals['_LISTMODELSREQUEST']._serialized_start=1435
-  _globals['_LISTMODELSREQUEST']._serialized_end=1454
-  _globals['_LISTMODELSRESPONSE']._serialized_start=1456
-  _globals['_LISTMODELSRESPONSE']._serialized_end=1537
-  _globals['_MODEL']._serialized_start=1540
-  _globals['_MODEL']._serialized_end=1775
-  _globals['_LLMSERVICE']._serialized_start=2020
-  _globals['_LLMSERVICE']._serialized_end=2375
+  _globals['_GENERATERESPONSE']._serialized_end=705
+  _globals['_GENERATESTREAMREQUEST']._serialized_start=708
+  _globals['_GENERATESTREAMREQUEST']._serialized_end=978
+  _globals['_GENERATESTREAMRESPONSE']._serialized_start=981
+  _globals['_GENERATESTREAMRESPONSE']._serialized_end=1330
+  _globals['_COUNTTOKENSREQUEST']._serialized_start=1332
+  _globals['_COUNTTOKENSREQUEST']._serialized_end=1409
+  _globals['_COUNTTOKENSRESPONSE']._serialized_start=1411
+  _globals['_COUNTTOKENSRESPONSE']._serialized_end=1503
+  _globals['_LISTMODELSREQUEST']._serialized_start=1505
+  _globals['_LISTMODELSREQUEST']._serialized_end=1524
+  _globals['_LISTMODELSRESPONSE']._serialized_start=1526
+  _globals['_LISTMODELSRESPONSE']._serialized_end=1607
+  _globals['_MODEL']._serialized_start=1610
+  _globals['_MODEL']._serialized_end=1896
+  _globals['_LLMSERVICE']._serialized_start=2141
+  _globals['_LLMSERVICE']._serialized_end=2496
 # @@protoc_insertion_point(module_scope)

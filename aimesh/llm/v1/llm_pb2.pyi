@@ -67,7 +67,7 @@ class GenerateRequest(_message.Message):
     def __init__(self, model: _Optional[str] = ..., messages: _Optional[_Iterable[_Union[Message, _Mapping]]] = ..., max_tokens: _Optional[int] = ..., temperature: _Optional[float] = ..., top_p: _Optional[float] = ..., stop: _Optional[_Iterable[str]] = ..., seed: _Optional[int] = ..., response_format: _Optional[_Union[ResponseFormat, str]] = ...) -> None: ...
 
 class GenerateResponse(_message.Message):
-    __slots__ = ("text", "model", "provider", "finish_reason", "usage", "cost_micros", "latency", "fallback_used")
+    __slots__ = ("text", "model", "provider", "finish_reason", "usage", "cost_micros", "latency", "fallback_used", "usage_estimated")
     TEXT_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     PROVIDER_FIELD_NUMBER: _ClassVar[int]
@@ -76,6 +76,7 @@ class GenerateResponse(_message.Message):
     COST_MICROS_FIELD_NUMBER: _ClassVar[int]
     LATENCY_FIELD_NUMBER: _ClassVar[int]
     FALLBACK_USED_FIELD_NUMBER: _ClassVar[int]
+    USAGE_ESTIMATED_FIELD_NUMBER: _ClassVar[int]
     text: str
     model: str
     provider: str
@@ -84,7 +85,8 @@ class GenerateResponse(_message.Message):
     cost_micros: int
     latency: _duration_pb2.Duration
     fallback_used: bool
-    def __init__(self, text: _Optional[str] = ..., model: _Optional[str] = ..., provider: _Optional[str] = ..., finish_reason: _Optional[_Union[FinishReason, str]] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., cost_micros: _Optional[int] = ..., latency: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., fallback_used: _Optional[bool] = ...) -> None: ...
+    usage_estimated: bool
+    def __init__(self, text: _Optional[str] = ..., model: _Optional[str] = ..., provider: _Optional[str] = ..., finish_reason: _Optional[_Union[FinishReason, str]] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., cost_micros: _Optional[int] = ..., latency: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., fallback_used: _Optional[bool] = ..., usage_estimated: _Optional[bool] = ...) -> None: ...
 
 class GenerateStreamRequest(_message.Message):
     __slots__ = ("model", "messages", "max_tokens", "temperature", "top_p", "stop", "seed", "response_format")
@@ -107,7 +109,7 @@ class GenerateStreamRequest(_message.Message):
     def __init__(self, model: _Optional[str] = ..., messages: _Optional[_Iterable[_Union[Message, _Mapping]]] = ..., max_tokens: _Optional[int] = ..., temperature: _Optional[float] = ..., top_p: _Optional[float] = ..., stop: _Optional[_Iterable[str]] = ..., seed: _Optional[int] = ..., response_format: _Optional[_Union[ResponseFormat, str]] = ...) -> None: ...
 
 class GenerateStreamResponse(_message.Message):
-    __slots__ = ("text", "model", "provider", "finish_reason", "usage", "cost_micros", "latency", "time_to_first_token", "fallback_used")
+    __slots__ = ("text", "model", "provider", "finish_reason", "usage", "cost_micros", "latency", "time_to_first_token", "fallback_used", "usage_estimated", "incomplete")
     TEXT_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     PROVIDER_FIELD_NUMBER: _ClassVar[int]
@@ -117,6 +119,8 @@ class GenerateStreamResponse(_message.Message):
     LATENCY_FIELD_NUMBER: _ClassVar[int]
     TIME_TO_FIRST_TOKEN_FIELD_NUMBER: _ClassVar[int]
     FALLBACK_USED_FIELD_NUMBER: _ClassVar[int]
+    USAGE_ESTIMATED_FIELD_NUMBER: _ClassVar[int]
+    INCOMPLETE_FIELD_NUMBER: _ClassVar[int]
     text: str
     model: str
     provider: str
@@ -126,7 +130,9 @@ class GenerateStreamResponse(_message.Message):
     latency: _duration_pb2.Duration
     time_to_first_token: _duration_pb2.Duration
     fallback_used: bool
-    def __init__(self, text: _Optional[str] = ..., model: _Optional[str] = ..., provider: _Optional[str] = ..., finish_reason: _Optional[_Union[FinishReason, str]] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., cost_micros: _Optional[int] = ..., latency: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., time_to_first_token: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., fallback_used: _Optional[bool] = ...) -> None: ...
+    usage_estimated: bool
+    incomplete: bool
+    def __init__(self, text: _Optional[str] = ..., model: _Optional[str] = ..., provider: _Optional[str] = ..., finish_reason: _Optional[_Union[FinishReason, str]] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., cost_micros: _Optional[int] = ..., latency: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., time_to_first_token: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., fallback_used: _Optional[bool] = ..., usage_estimated: _Optional[bool] = ..., incomplete: _Optional[bool] = ...) -> None: ...
 
 class CountTokensRequest(_message.Message):
     __slots__ = ("model", "messages")
@@ -161,7 +167,7 @@ class ListModelsResponse(_message.Message):
     def __init__(self, models: _Optional[_Iterable[_Union[Model, _Mapping]]] = ..., default_model: _Optional[str] = ...) -> None: ...
 
 class Model(_message.Message):
-    __slots__ = ("name", "provider", "upstream_model", "context_window", "max_output_tokens", "input_micros_per_million_tokens", "output_micros_per_million_tokens", "fallbacks", "available")
+    __slots__ = ("name", "provider", "upstream_model", "context_window", "max_output_tokens", "input_micros_per_million_tokens", "output_micros_per_million_tokens", "fallbacks", "available", "unavailable_reason", "circuit_state")
     NAME_FIELD_NUMBER: _ClassVar[int]
     PROVIDER_FIELD_NUMBER: _ClassVar[int]
     UPSTREAM_MODEL_FIELD_NUMBER: _ClassVar[int]
@@ -171,6 +177,8 @@ class Model(_message.Message):
     OUTPUT_MICROS_PER_MILLION_TOKENS_FIELD_NUMBER: _ClassVar[int]
     FALLBACKS_FIELD_NUMBER: _ClassVar[int]
     AVAILABLE_FIELD_NUMBER: _ClassVar[int]
+    UNAVAILABLE_REASON_FIELD_NUMBER: _ClassVar[int]
+    CIRCUIT_STATE_FIELD_NUMBER: _ClassVar[int]
     name: str
     provider: str
     upstream_model: str
@@ -180,4 +188,6 @@ class Model(_message.Message):
     output_micros_per_million_tokens: int
     fallbacks: _containers.RepeatedScalarFieldContainer[str]
     available: bool
-    def __init__(self, name: _Optional[str] = ..., provider: _Optional[str] = ..., upstream_model: _Optional[str] = ..., context_window: _Optional[int] = ..., max_output_tokens: _Optional[int] = ..., input_micros_per_million_tokens: _Optional[int] = ..., output_micros_per_million_tokens: _Optional[int] = ..., fallbacks: _Optional[_Iterable[str]] = ..., available: _Optional[bool] = ...) -> None: ...
+    unavailable_reason: str
+    circuit_state: str
+    def __init__(self, name: _Optional[str] = ..., provider: _Optional[str] = ..., upstream_model: _Optional[str] = ..., context_window: _Optional[int] = ..., max_output_tokens: _Optional[int] = ..., input_micros_per_million_tokens: _Optional[int] = ..., output_micros_per_million_tokens: _Optional[int] = ..., fallbacks: _Optional[_Iterable[str]] = ..., available: _Optional[bool] = ..., unavailable_reason: _Optional[str] = ..., circuit_state: _Optional[str] = ...) -> None: ...

@@ -1,0 +1,626 @@
+"""Serving one request: the model's chain, retries, circuits, deadline, cost.
+
+For each model of the chain (the requested one, then its fallbacks) whose
+provider has credentials and whose circuit lets calls through: try up to
+`retry_max_attempts` times, waiting with full-jitter backoff (at least the
+provider's Retry-After) between retryable failures, never past the caller's
+deadline. A stream is committed once its first event has arrived from the
+provider and is then never retried or replayed: what the caller has seen
+stays the only answer. When every model has failed, the caller gets
+UNAVAILABLE with a RetryInfo (RESOURCE_EXHAUSTED when only the local model's
+queue refused it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from contextlib import (
+    AbstractAsyncContextManager,
+    AsyncExitStack,
+    aclosing,
+    asynccontextmanager,
+    nullcontext,
+)
+from dataclasses import dataclass, field, replace
+from typing import TypeVar
+
+from services.common.errors import DeadlineExceeded, InvalidArgument, ResourceExhausted, Unavailable
+from services.llm import metrics
+from services.llm.admission import FairQueue, QueueFull
+from services.llm.catalogue import Catalogue, ModelSpec
+from services.llm.cost import cost_micros, estimate_text_tokens
+from services.llm.providers.base import (
+    ChatRequest,
+    ErrorKind,
+    FinishReason,
+    Provider,
+    ProviderError,
+    StreamEvent,
+    Usage,
+)
+from services.llm.resilience import CircuitBreaker, CircuitState, backoff_delay
+from services.llm.tokens import TokenCounter
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# When every model failed and none said when to come back.
+DEFAULT_RETRY_AFTER_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 3
+    base_seconds: float = 0.25
+    max_backoff_seconds: float = 8.0
+    retry_after_max_seconds: float = 30.0
+    # Bound of one call when the caller set no deadline.
+    request_timeout_seconds: float = 600.0
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a generation ended: who answered, usage, cost. `complete` is False
+    for a stream cut short, whose usage may then be partly estimated."""
+
+    spec: ModelSpec
+    provider: str
+    finish_reason: FinishReason
+    usage: Usage
+    usage_reported: bool
+    cost_micros: int
+    fallback_used: bool
+    latency: float
+    time_to_first_token: float | None = None
+    complete: bool = True
+
+
+@dataclass(frozen=True)
+class Piece:
+    """A piece of streamed text, and the model that produced it."""
+
+    text: str
+    spec: ModelSpec
+
+
+@dataclass(frozen=True)
+class Generation:
+    text: str
+    outcome: Outcome
+
+
+@dataclass
+class _Failures:
+    """What went wrong along the chain, for the final error and the log."""
+
+    reasons: list[tuple[str, str]] = field(default_factory=list)
+    retry_after: float | None = None
+    queue_full: bool = False
+
+    def add(self, model: str, reason: str, retry_after: float | None = None) -> None:
+        self.reasons.append((model, reason))
+        if retry_after is not None:
+            self.retry_after = (
+                retry_after if self.retry_after is None else min(self.retry_after, retry_after)
+            )
+
+    def error(self, requested: str) -> Unavailable | ResourceExhausted:
+        summary = "; ".join(f"{m}: {r}" for m, r in self.reasons) or "no model tried"
+        retry_after = (
+            self.retry_after if self.retry_after is not None else DEFAULT_RETRY_AFTER_SECONDS
+        )
+        if self.queue_full and all(
+            r in ("queue_full", "unavailable", "circuit_open") for _, r in self.reasons
+        ):
+            return ResourceExhausted(
+                f"the local model is busy ({summary})",
+                reason="LOCAL_MODEL_BUSY",
+                retry_after=retry_after,
+                violations=[("local_model_queue", "too many requests waiting for the local model")],
+            )
+        return Unavailable(
+            f"no provider could serve model {requested!r} ({summary})",
+            reason="PROVIDERS_UNAVAILABLE",
+            retry_after=retry_after,
+            metadata={"model": requested},
+        )
+
+
+class _Retry(Exception):
+    """Internal: try the same model again."""
+
+
+class _NextModel(Exception):
+    """Internal: give up on this model, go on down the chain."""
+
+
+class Router:
+    def __init__(
+        self,
+        catalogue: Catalogue,
+        providers: dict[str, Provider],
+        *,
+        policy: RetryPolicy,
+        breaker_factory: Callable[[str, str], CircuitBreaker],
+        counter: TokenCounter,
+        queues: dict[str, FairQueue] | None = None,
+    ) -> None:
+        self.catalogue = catalogue
+        self.providers = providers
+        self.policy = policy
+        self.counter = counter
+        self.queues = queues or {}
+        self._breaker_factory = breaker_factory
+        self._breakers: dict[str, CircuitBreaker] = {}
+
+    def breaker(self, spec: ModelSpec) -> CircuitBreaker:
+        breaker = self._breakers.get(spec.name)
+        if breaker is None:
+            breaker = self._breakers[spec.name] = self._breaker_factory(spec.provider, spec.name)
+        return breaker
+
+    def provider_kind(self, spec: ModelSpec) -> str:
+        return self.catalogue.providers[spec.provider].kind
+
+    def unavailable_reason(self, spec: ModelSpec) -> str:
+        """Why the model cannot serve now, or "" when it can."""
+        provider = self.providers.get(spec.provider)
+        if provider is None:
+            return "provider not configured"
+        if not provider.available:
+            return "not started" if self.provider_kind(spec) == "local" else "no credentials"
+        if self.breaker(spec).state is CircuitState.OPEN:
+            return "circuit open"
+        return ""
+
+    # -- unary ---------------------------------------------------------------
+
+    async def generate(
+        self, spec: ModelSpec, request: ChatRequest, *, deadline: float | None, tenant: str = ""
+    ) -> Generation:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        failures = _Failures()
+        outcome = "error"
+        try:
+            for index, candidate in enumerate(self.catalogue.chain(spec.name)):
+                provider = self.providers.get(candidate.provider)
+                if provider is None or not provider.available:
+                    failures.add(candidate.name, "unavailable")
+                    continue
+                call = _for_model(request, candidate)
+                for attempt in range(self.policy.max_attempts):
+                    try:
+                        completion = await self._attempt(
+                            candidate,
+                            provider,
+                            index,
+                            attempt,
+                            failures,
+                            deadline,
+                            tenant,
+                            functools.partial(provider.generate, candidate.upstream_model, call),
+                        )
+                    except _Retry:
+                        continue
+                    except _NextModel:
+                        break
+                    usage, reported = completion.usage, completion.usage is not None
+                    if usage is None:
+                        usage = await self._estimate_usage(candidate, call, completion.text, 0)
+                    result = Outcome(
+                        spec=candidate,
+                        provider=candidate.provider,
+                        finish_reason=completion.finish_reason,
+                        usage=usage,
+                        usage_reported=reported,
+                        cost_micros=cost_micros(candidate, usage),
+                        fallback_used=candidate.name != spec.name,
+                        latency=loop.time() - started,
+                    )
+                    self._record(result, "generate")
+                    outcome = "ok"
+                    return Generation(completion.text, result)
+                self._count_fallback(spec, index, failures)
+            raise failures.error(spec.name)
+        finally:
+            if outcome != "ok":
+                metrics.OPERATION_DURATION.labels("generate", "", spec.name, outcome).observe(
+                    loop.time() - started
+                )
+
+    # -- streaming -----------------------------------------------------------
+
+    async def stream(
+        self, spec: ModelSpec, request: ChatRequest, *, deadline: float | None, tenant: str = ""
+    ) -> AsyncGenerator[Piece | Outcome, None]:
+        """Text pieces as they arrive, then one Outcome. A stream cut short
+        after its first piece yields an incomplete Outcome and raises."""
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        failures = _Failures()
+        for index, candidate in enumerate(self.catalogue.chain(spec.name)):
+            provider = self.providers.get(candidate.provider)
+            if provider is None or not provider.available:
+                failures.add(candidate.name, "unavailable")
+                continue
+            call = _for_model(request, candidate)
+            for attempt in range(self.policy.max_attempts):
+                async with AsyncExitStack() as stack:
+                    try:
+                        events, first = await self._attempt(
+                            candidate,
+                            provider,
+                            index,
+                            attempt,
+                            failures,
+                            deadline,
+                            tenant,
+                            functools.partial(self._open_stream, stack, provider, candidate, call),
+                            hold=stack,
+                        )
+                    except _Retry:
+                        continue
+                    except _NextModel:
+                        break
+                    # Committed: from here on nothing is retried or replayed.
+                    relay = self._relay(spec, candidate, call, events, first, deadline, started)
+                    async with aclosing(relay):
+                        async for piece in relay:
+                            yield piece
+                    return
+            self._count_fallback(spec, index, failures)
+        metrics.OPERATION_DURATION.labels("stream", "", spec.name, "error").observe(
+            loop.time() - started
+        )
+        raise failures.error(spec.name)
+
+    async def _open_stream(
+        self,
+        stack: AsyncExitStack,
+        provider: Provider,
+        spec: ModelSpec,
+        request: ChatRequest,
+        read_timeout: float,
+    ) -> tuple[AsyncGenerator[StreamEvent, None], list[StreamEvent]]:
+        """Start the provider's stream and read up to its first text or finish
+        event: failures until then may still be retried."""
+        events = provider.stream(spec.upstream_model, request, read_timeout)
+        stack.push_async_callback(_aclose, events)
+        head: list[StreamEvent] = []
+        async for event in events:
+            head.append(event)
+            if event.text or event.finish_reason:
+                break
+        return events, head
+
+    async def _relay(
+        self,
+        requested: ModelSpec,
+        spec: ModelSpec,
+        request: ChatRequest,
+        events: AsyncGenerator[StreamEvent, None],
+        head: list[StreamEvent],
+        deadline: float | None,
+        started: float,
+    ) -> AsyncGenerator[Piece | Outcome, None]:
+        loop = asyncio.get_running_loop()
+        breaker = self.breaker(spec)
+        text_parts: list[str] = []
+        pieces = 0
+        usage: Usage | None = None
+        finish: FinishReason | None = None
+        first_token_at: float | None = None
+        try:
+            pending = list(head)
+            while True:
+                if pending:
+                    event = pending.pop(0)
+                else:
+                    try:
+                        async with _deadline(deadline):
+                            event = await anext(events)
+                    except StopAsyncIteration:
+                        break
+                if event.usage is not None:
+                    usage = event.usage
+                if event.finish_reason:
+                    finish = event.finish_reason
+                if event.text:
+                    if first_token_at is None:
+                        first_token_at = loop.time()
+                        metrics.TIME_TO_FIRST_TOKEN.labels(spec.provider, spec.name).observe(
+                            first_token_at - started
+                        )
+                    text_parts.append(event.text)
+                    pieces += 1
+                    yield Piece(event.text, spec)
+        except (ProviderError, TimeoutError) as exc:
+            if isinstance(exc, ProviderError):
+                breaker.failure()
+            else:
+                breaker.release()
+            kind: ErrorKind = exc.kind if isinstance(exc, ProviderError) else "timeout"
+            metrics.PROVIDER_ERRORS.labels(spec.provider, spec.name, kind).inc()
+            outcome = await self._stream_outcome(
+                requested,
+                spec,
+                request,
+                "".join(text_parts),
+                pieces,
+                usage,
+                "",
+                started,
+                first_token_at,
+                complete=False,
+            )
+            log.warning(
+                "stream interrupted",
+                extra={"kind": kind, "error": str(exc), **_log_fields(outcome)},
+            )
+            yield outcome
+            if isinstance(exc, TimeoutError):
+                raise DeadlineExceeded("the deadline ran out during the stream") from None
+            raise Unavailable(
+                f"the stream from {spec.name} was cut short ({kind}); its output is incomplete",
+                reason="STREAM_INTERRUPTED",
+                metadata={
+                    "model": spec.name,
+                    "output_tokens": str(outcome.usage.output_tokens),
+                    "cost_micros": str(outcome.cost_micros),
+                },
+            ) from None
+        except (asyncio.CancelledError, GeneratorExit):
+            # The caller went away: the exit stack of stream() closes the
+            # upstream connection; record what the partial answer cost.
+            breaker.release()
+            outcome = await self._stream_outcome(
+                requested,
+                spec,
+                request,
+                "".join(text_parts),
+                pieces,
+                usage,
+                "",
+                started,
+                first_token_at,
+                complete=False,
+            )
+            log.info("stream cancelled by the caller", extra=_log_fields(outcome))
+            raise
+        breaker.success()
+        outcome = await self._stream_outcome(
+            requested,
+            spec,
+            request,
+            "".join(text_parts),
+            pieces,
+            usage,
+            finish or "stop",
+            started,
+            first_token_at,
+            complete=True,
+        )
+        yield outcome
+
+    async def _stream_outcome(
+        self,
+        requested: ModelSpec,
+        spec: ModelSpec,
+        request: ChatRequest,
+        text: str,
+        pieces: int,
+        usage: Usage | None,
+        finish: FinishReason,
+        started: float,
+        first_token_at: float | None,
+        *,
+        complete: bool,
+    ) -> Outcome:
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        reported = usage is not None and (complete or usage.output_tokens > 0)
+        if usage is None or not reported:
+            usage = await self._estimate_usage(
+                spec, request, text, pieces, input_tokens=usage.input_tokens if usage else None
+            )
+        outcome = Outcome(
+            spec=spec,
+            provider=spec.provider,
+            finish_reason=finish,
+            usage=usage,
+            usage_reported=reported,
+            cost_micros=cost_micros(spec, usage),
+            fallback_used=spec.name != requested.name,
+            latency=now - started,
+            time_to_first_token=None if first_token_at is None else first_token_at - started,
+            complete=complete,
+        )
+        if first_token_at is not None and usage.output_tokens > 1:
+            metrics.TIME_PER_OUTPUT_TOKEN.labels(spec.provider, spec.name).observe(
+                (now - first_token_at) / (usage.output_tokens - 1)
+            )
+        self._record(outcome, "stream")
+        return outcome
+
+    # -- shared --------------------------------------------------------------
+
+    async def _attempt(
+        self,
+        spec: ModelSpec,
+        provider: Provider,
+        index: int,
+        attempt: int,
+        failures: _Failures,
+        deadline: float | None,
+        tenant: str,
+        call: Callable[[float], Awaitable[T]],
+        hold: AsyncExitStack | None = None,
+    ) -> T:
+        """One call of one model, under its circuit, its queue and the deadline.
+        Raises _Retry or _NextModel when it failed; `hold` keeps the queue slot
+        for the life of a stream."""
+        loop = asyncio.get_running_loop()
+        breaker = self.breaker(spec)
+        if not breaker.allow():
+            failures.add(spec.name, "circuit_open", breaker.retry_in() or None)
+            raise _NextModel
+        remaining = None if deadline is None else deadline - loop.time()
+        if remaining is not None and remaining <= 0:
+            breaker.release()
+            raise DeadlineExceeded("the deadline ran out before the model could answer")
+        queue = self.queues.get(spec.provider)
+        try:
+            admission: AbstractAsyncContextManager[None] = (
+                queue.slot(tenant) if queue is not None else nullcontext()
+            )
+            if hold is not None:
+                async with _deadline(deadline):
+                    await hold.enter_async_context(admission)
+                async with _deadline(deadline):
+                    return await call(self._read_timeout(deadline))
+            async with _deadline(deadline), admission:
+                return await call(self._read_timeout(deadline))
+        except QueueFull:
+            breaker.release()
+            metrics.LOCAL_QUEUE_REJECTED.inc()
+            failures.queue_full = True
+            failures.add(spec.name, "queue_full", 1.0)
+            raise _NextModel from None
+        except TimeoutError:
+            breaker.release()
+            raise DeadlineExceeded("the deadline ran out before the model answered") from None
+        except asyncio.CancelledError:
+            breaker.release()
+            raise
+        except ProviderError as exc:
+            metrics.PROVIDER_ERRORS.labels(spec.provider, spec.name, exc.kind).inc()
+            log.warning(
+                "provider call failed",
+                extra={
+                    "model": spec.name,
+                    "attempt": attempt + 1,
+                    "kind": exc.kind,
+                    "error": str(exc),
+                },
+            )
+            if exc.kind == "bad_request":
+                breaker.release()  # the request's fault, not the provider's
+                if index == 0:
+                    raise InvalidArgument(
+                        "messages", f"the model rejected the request: {exc.message}"
+                    ) from None
+                failures.add(spec.name, exc.kind)
+                raise _NextModel from None
+            breaker.failure()
+            if not exc.retryable or attempt + 1 >= self.policy.max_attempts:
+                failures.add(spec.name, exc.kind, exc.retry_after)
+                raise _NextModel from None
+            if (
+                exc.retry_after is not None
+                and exc.retry_after > self.policy.retry_after_max_seconds
+            ):
+                failures.add(spec.name, exc.kind, exc.retry_after)
+                raise _NextModel from None
+            delay = backoff_delay(
+                attempt,
+                base=self.policy.base_seconds,
+                cap=self.policy.max_backoff_seconds,
+                retry_after=exc.retry_after,
+            )
+            if deadline is not None and loop.time() + delay >= deadline:
+                failures.add(spec.name, exc.kind, exc.retry_after)
+                raise _NextModel from None
+            metrics.RETRIES.labels(spec.provider, spec.name).inc()
+            await asyncio.sleep(delay)
+            raise _Retry from None
+        except BaseException:
+            breaker.release()
+            raise
+
+    def _read_timeout(self, deadline: float | None) -> float:
+        if deadline is None:
+            return self.policy.request_timeout_seconds
+        remaining = deadline - asyncio.get_running_loop().time()
+        return max(0.001, min(remaining, self.policy.request_timeout_seconds))
+
+    async def _estimate_usage(
+        self,
+        spec: ModelSpec,
+        request: ChatRequest,
+        text: str,
+        pieces: int,
+        *,
+        input_tokens: int | None = None,
+    ) -> Usage:
+        """Usage when the provider reported none: input counted with the
+        model's tokenizer (or estimated); output likewise, and never less than
+        the number of text pieces received (servers send about one token each)."""
+        kind = self.provider_kind(spec)
+        try:
+            async with asyncio.timeout(5):
+                if input_tokens is None:
+                    input_tokens = (
+                        await self.counter.count_messages(spec, kind, request.messages)
+                    ).tokens
+                output = (await self.counter.count_text(spec, kind, text)).tokens
+        except Exception as exc:  # counting must never turn a served answer into an error
+            log.warning("token count failed", extra={"model": spec.name, "error": repr(exc)})
+            input_tokens = input_tokens or sum(
+                estimate_text_tokens(m.content) for m in request.messages
+            )
+            output = estimate_text_tokens(text)
+        return Usage(input_tokens, max(output, pieces))
+
+    def _record(self, outcome: Outcome, operation: str) -> None:
+        labels = (outcome.provider, outcome.spec.name)
+        metrics.TOKEN_USAGE.labels(operation, *labels, "input").inc(outcome.usage.input_tokens)
+        metrics.TOKEN_USAGE.labels(operation, *labels, "output").inc(outcome.usage.output_tokens)
+        metrics.COST.labels(*labels).inc(outcome.cost_micros)
+        metrics.OPERATION_DURATION.labels(
+            operation, *labels, "ok" if outcome.complete else "interrupted"
+        ).observe(outcome.latency)
+
+    def _count_fallback(self, spec: ModelSpec, index: int, failures: _Failures) -> None:
+        chain = self.catalogue.chain(spec.name)
+        if index + 1 < len(chain) and failures.reasons:
+            metrics.FALLBACKS.labels(
+                chain[index].name, chain[index + 1].name, failures.reasons[-1][1]
+            ).inc()
+
+
+def _for_model(request: ChatRequest, spec: ModelSpec) -> ChatRequest:
+    """The request as sent to one model: max_tokens 0 (or above a fallback's
+    limit) becomes that model's own output limit."""
+    wanted = request.max_tokens or spec.max_output_tokens
+    return replace(request, max_tokens=min(wanted, spec.max_output_tokens))
+
+
+@asynccontextmanager
+async def _deadline(deadline: float | None) -> AsyncIterator[None]:
+    if deadline is None:
+        yield
+    else:
+        async with asyncio.timeout_at(deadline):
+            yield
+
+
+async def _aclose(events: AsyncGenerator[StreamEvent, None]) -> None:
+    close = getattr(events, "aclose", None)
+    if close is not None:
+        await close()
+
+
+def _log_fields(outcome: Outcome) -> dict[str, object]:
+    return {
+        "model": outcome.spec.name,
+        "provider": outcome.provider,
+        "input_tokens": outcome.usage.input_tokens,
+        "output_tokens": outcome.usage.output_tokens,
+        "usage_reported": outcome.usage_reported,
+        "cost_micros": outcome.cost_micros,
+        "complete": outcome.complete,
+    }
