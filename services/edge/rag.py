@@ -21,7 +21,7 @@ _MARKER = re.compile(r"\[(\d{1,3})\]")
 _WORD = re.compile(r"[^\W_]{4,}", re.UNICODE)
 # Share of an answer's content words a source must contain to count as used
 # when the model cited nothing explicitly.
-_OVERLAP_SHARE = 0.3
+_OVERLAP_SHARE = 0.5
 
 
 @dataclass(frozen=True)

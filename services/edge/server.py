@@ -17,7 +17,7 @@ from collections.abc import Mapping
 
 import grpc
 from grpc import aio
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import RedisError
 
 from aimesh.edge.v1 import edge_pb2, edge_pb2_grpc
@@ -60,12 +60,17 @@ class EdgeApp:
     def register(self, server: aio.Server) -> None:
         s = self.settings
         if s.redis_url:
-            self.redis = Redis.from_url(
+            # A blocking pool: a burst waits briefly for a connection instead
+            # of failing with "too many connections".
+            pool = BlockingConnectionPool.from_url(
                 s.redis_url,
+                max_connections=s.redis_max_connections,
+                timeout=s.redis_timeout_seconds,
                 socket_timeout=s.redis_timeout_seconds,
                 socket_connect_timeout=s.redis_timeout_seconds,
                 decode_responses=True,
             )
+            self.redis = Redis.from_pool(pool)
         ledger = Ledger(s.ledger_dir)
         if self.redis is not None:
             limiter = RateLimiter(

@@ -32,6 +32,7 @@ class EdgeSettings(ServiceSettings):
     # Every Redis key starts with this (tests use a unique one each).
     redis_prefix: str = Field("aimesh:edge:", min_length=1, max_length=100)
     redis_timeout_seconds: float = Field(0.5, gt=0, le=30)
+    redis_max_connections: int = Field(64, ge=1, le=10_000)
     # When Redis is unreachable: admit ("open") or reject with UNAVAILABLE ("closed").
     redis_failure_mode: Literal["open", "closed"] = "closed"
 
