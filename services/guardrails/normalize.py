@@ -31,7 +31,7 @@ LEET = str.maketrans(
 _INVISIBLE = re.compile(
     "[\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff\u00ad\U000e0000-\U000e007f]"
 )
-_LEET_WORD = re.compile(r"(?=\S*[A-Za-z])(?=\S*[0-9@$|!+])[A-Za-z0-9@$|!+']{3,}")
+_LEET_WORD = re.compile(r"(?<![a-z0-9@$|!+'])(?:[a-z']+[0-9@$|!+]|[0-9@$|!+]+[a-z])[a-z0-9@$|!+']*")
 _SPACED = re.compile(r"(?:(?<=\s)|^)(?:\w[\\ .*_-]){3,}\w\b")
 _BASE64 = re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{16,}={0,2}(?![A-Za-z0-9+/=])")
 _HEX = re.compile(r"(?<![0-9A-Fa-f])(?:[0-9A-Fa-f]{2}[ :]?){8,}(?![0-9A-Fa-f])")

@@ -5,7 +5,8 @@
 Injection: logistic regression over binary features of folded text, trained on
 the neuralchemy *train* split, the S-Labs *train* split and hand-written and
 generated benign hard negatives (data/benign_trigger_train.txt,
-hard_negatives.py); never on any validation/test split or on data/benign_trigger_eval.txt. PII names and places: see ner_train.
+hard_negatives.py); never on any validation/test split or on
+data/benign_trigger_eval.txt. PII names and places: see ner_train.
 Both write data/*.json.gz with fixed seeds, so a re-run gives the same files.
 """
 
@@ -39,27 +40,26 @@ def injection_training_set() -> tuple[list[str], list[int]]:
     return texts, labels
 
 
-def train_injection(max_features: int = 500_000) -> None:
+def train_injection() -> None:
     import numpy as np
+    from scipy.sparse import diags
     from sklearn.feature_extraction.text import CountVectorizer
     from sklearn.linear_model import LogisticRegression
-    from sklearn.preprocessing import normalize as l2_normalize
 
     started = time.perf_counter()
     texts, labels = injection_training_set()
-    vectorizer = CountVectorizer(analyzer=lambda t: features(normalize(t)), binary=True, min_df=2)
-    matrix = vectorizer.fit_transform(texts)
-    # The runtime normalises by the number of known features present: same as l2 of binary rows.
-    matrix = l2_normalize(matrix.astype(np.float64))
+    vectorizer = CountVectorizer(analyzer=lambda t: features(normalize(t)), min_df=2)
+    counts = vectorizer.fit_transform(texts).astype(np.float64)
+    # Rows scaled by 1/sqrt(total count of known features), as LinearModel does at runtime.
+    totals = np.asarray(counts.sum(axis=1)).ravel()
+    matrix = diags(1.0 / np.sqrt(np.maximum(totals, 1.0))) @ counts
     y = np.asarray(labels)
     model = LogisticRegression(C=20.0, max_iter=2000, class_weight="balanced")
     model.fit(matrix, y)
     coef = model.coef_[0]
     names = vectorizer.get_feature_names_out()
-    order = np.argsort(-np.abs(coef))[:max_features]
-    weights = {str(names[i]): round(float(coef[i]), 4) for i in sorted(order)}
-    # Rows are re-normalised over kept features at runtime, so refit the
-    # intercept only implicitly: dropping tiny weights changes scores negligibly.
+    # Every vocabulary feature is kept: the runtime counts known features to scale.
+    weights = {str(name): round(float(w), 4) for name, w in zip(names, coef, strict=True)}
     payload = {"intercept": round(float(model.intercept_[0]), 6), "weights": weights}
     MODEL_PATH.parent.mkdir(parents=True, exist_ok=True)
     with gzip.GzipFile(MODEL_PATH, "wb", mtime=0) as fh:

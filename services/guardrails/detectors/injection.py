@@ -1,8 +1,9 @@
 """Prompt injection and jailbreak: a linear model over folded text, plus cues.
 
 The model is trained here (python -m services.guardrails.train) and shipped as
-services/guardrails/data/injection_model.json.gz: weights per feature, so
-scoring is a few thousand dict look-ups, well under a millisecond per 1 KB.
+services/guardrails/data/injection_model.json.gz: weights per feature, and
+each distinct word's contribution is cached: scoring 1 KB is a few hundred
+look-ups.
 """
 
 from __future__ import annotations
@@ -10,20 +11,27 @@ from __future__ import annotations
 import gzip
 import json
 import math
-from dataclasses import dataclass
 from pathlib import Path
 
-from services.guardrails.detectors.injection_features import cue_names, features
+from services.guardrails.detectors.injection_features import (
+    context_features,
+    cue_names,
+    word_features,
+    words_of,
+)
 from services.guardrails.findings import JAILBREAK, PROMPT_INJECTION, Finding
 from services.guardrails.normalize import normalize
 
 MODEL_PATH = Path(__file__).resolve().parent.parent / "data" / "injection_model.json.gz"
 
 
-@dataclass(frozen=True, slots=True)
 class LinearModel:
-    weights: dict[str, float]
-    intercept: float
+    """Logistic regression over feature counts scaled by 1/sqrt(total count)."""
+
+    def __init__(self, weights: dict[str, float], intercept: float) -> None:
+        self.weights = weights
+        self.intercept = intercept
+        self._words: dict[str, tuple[float, int]] = {}
 
     @classmethod
     def load(cls, path: Path = MODEL_PATH) -> LinearModel:
@@ -31,7 +39,7 @@ class LinearModel:
             data = json.load(fh)
         return cls(weights=data["weights"], intercept=float(data["intercept"]))
 
-    def probability(self, feats: set[str]) -> float:
+    def _sum(self, feats: list[str]) -> tuple[float, int]:
         weights = self.weights
         total = 0.0
         hits = 0
@@ -40,6 +48,23 @@ class LinearModel:
             if w is not None:
                 total += w
                 hits += 1
+        return total, hits
+
+    def _word(self, word: str) -> tuple[float, int]:
+        cached = self._words.get(word)
+        if cached is None:
+            if len(self._words) > 200_000:
+                self._words.clear()
+            cached = self._words[word] = self._sum(word_features(word))
+        return cached
+
+    def probability(self, normalized: str) -> float:
+        words = words_of(normalized)
+        total, hits = self._sum(context_features(normalized, words))
+        for word in set(words):
+            w_total, w_hits = self._word(word)
+            total += w_total
+            hits += w_hits
         z = self.intercept + (total / math.sqrt(hits) if hits else 0.0)
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
@@ -50,7 +75,7 @@ class InjectionDetector:
 
     def score(self, text: str) -> tuple[float, list[str]]:
         normalized = normalize(text)
-        return self.model.probability(features(normalized)), cue_names(normalized)
+        return self.model.probability(normalized), cue_names(normalized)
 
     def detect(self, text: str, threshold: float, *, document: bool = False) -> list[Finding]:
         if not text.strip():

@@ -49,26 +49,41 @@ CUES: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 
 
-def features(normalized: str) -> set[str]:
-    words = _WORD.findall(normalized)[:MAX_WORDS]
-    out: set[str] = set()
-    previous = "<s>"
-    for word in words:
-        out.add("w:" + word)
-        out.add("b:" + previous + " " + word)
-        previous = word
-        if len(word) > 2 and word.isalnum():
-            padded = " " + word + " "
-            n = len(padded)
-            for size in (3, 4, 5):
-                for i in range(n - size + 1):
-                    out.add(padded[i : i + size])
-    for name, pattern in CUES:
-        if pattern.search(normalized):
-            out.add("cue:" + name)
-    if len(words) > 200:
-        out.add("len:long")
+def words_of(normalized: str) -> list[str]:
+    return _WORD.findall(normalized)[:MAX_WORDS]
+
+
+def word_features(word: str) -> list[str]:
+    """What one distinct word contributes: itself and its character 3-5-grams."""
+    out = ["w:" + word]
+    if len(word) > 2 and word.isalnum():
+        padded = " " + word + " "
+        n = len(padded)
+        for size in (3, 4, 5):
+            out += [padded[i : i + size] for i in range(n - size + 1)]
     return out
+
+
+def context_features(normalized: str, words: list[str]) -> list[str]:
+    """Features of the text as a whole: distinct bigrams, cue families, length."""
+    bigrams = {a + " " + b for a, b in zip(["<s>", *words], words, strict=False)}
+    out = ["b:" + b for b in bigrams]
+    out += ["cue:" + name for name, pattern in CUES if pattern.search(normalized)]
+    if len(words) > 200:
+        out.append("len:long")
+    return out
+
+
+def features(normalized: str) -> list[str]:
+    """All features with multiplicity (training); serving caches word_features per word.
+
+    Each distinct word counts once; n-grams shared by different words count once
+    per word, so a text's score is a sum over its distinct words plus context."""
+    words = words_of(normalized)
+    out: list[str] = []
+    for word in dict.fromkeys(words):
+        out += word_features(word)
+    return out + context_features(normalized, words)
 
 
 def cue_names(normalized: str) -> list[str]:

@@ -1,17 +1,126 @@
-"""PERSON, LOCATION and STREET_ADDRESS: a token classifier trained here (see ner_train)."""
+"""PERSON, LOCATION and STREET_ADDRESS: a linear token tagger trained here (see ner_train).
+
+A token's score is a sum of feature weights, and most features belong to one
+word (its own, or a neighbour's as context), so each word's contributions are
+summed once and cached; per token only the gap and shape-pair features are
+looked up. 1 KB costs well under a millisecond. Adjacent tokens with the same
+label become one span; an address may also bridge punctuation and line breaks
+between its parts.
+"""
 
 from __future__ import annotations
 
+import gzip
+import json
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+
+from services.guardrails.detectors.ner_features import (
+    Gazetteer,
+    gaps,
+    pair_features_of,
+    pair_key,
+    shape,
+    tokens,
+    word_groups,
+)
 from services.guardrails.findings import Finding
 
 MODEL_PATH = Path(__file__).resolve().parent.parent / "data" / "ner_model.json.gz"
+DETECTOR = "pii.ner"
+_BRIDGE = {"STREET_ADDRESS": ",\n ", "PERSON": " ", "LOCATION": " "}
+
+
+class TokenTagger:
+    def __init__(self, payload: dict[str, object], min_score: float = 0.5) -> None:
+        self.labels: list[str] = list(payload["labels"])  # type: ignore[call-overload]
+        weights: dict[str, list[float]] = payload["weights"]  # type: ignore[assignment]
+        self.index = {name: i for i, name in enumerate(weights)}
+        matrix = np.zeros((len(weights) + 1, len(self.labels)), dtype=np.float32)
+        matrix[: len(weights)] = np.asarray(list(weights.values()), dtype=np.float32)
+        self.weights = matrix  # the last row is zeros: "no such feature"
+        self.intercept = np.asarray(payload["intercept"], dtype=np.float32)
+        self.gazetteer = Gazetteer(dict(payload["gazetteer"]))  # type: ignore[call-overload]
+        self.min_score = min_score
+        self._words: dict[str, tuple[np.ndarray, str]] = {}
+        self._pairs: dict[tuple[str, str, str, str], np.ndarray] = {}
+
+    def _sum(self, feats: list[str]) -> np.ndarray:
+        missing = len(self.index)
+        return self.weights[[self.index.get(f, missing) for f in feats]].sum(axis=0)
+
+    def _word(self, word: str) -> tuple[np.ndarray, str]:
+        cached = self._words.get(word)
+        if cached is None:
+            if len(self._words) > 200_000:
+                self._words.clear()
+            groups = word_groups(word, self.gazetteer)
+            cached = (np.stack([self._sum(group) for group in groups]), shape(word))
+            self._words[word] = cached
+        return cached
+
+    def _pair(self, key: tuple[str, str, str, str]) -> np.ndarray:
+        cached = self._pairs.get(key)
+        if cached is None:
+            if len(self._pairs) > 200_000:
+                self._pairs.clear()
+            cached = self._pairs[key] = self._sum(pair_features_of(key))
+        return cached
+
+    def detect(self, text: str) -> list[Finding]:
+        spans = tokens(text)
+        if not spans:
+            return []
+        entries = [self._word(text[s:e]) for s, e in spans]
+        shapes = [sh for _, sh in entries]
+        gap_list = gaps(text, spans)
+        groups = np.stack([g for g, _ in entries])  # (tokens, 5 groups, labels)
+        scores = groups[:, 0] + self.intercept
+        scores[2:] += groups[:-2, 4]
+        scores[1:] += groups[:-1, 3]
+        scores[:-1] += groups[1:, 2]
+        scores[:-2] += groups[2:, 1]
+        scores += np.stack([self._pair(pair_key(i, shapes, gap_list)) for i in range(len(spans))])
+        scores -= scores.max(axis=1, keepdims=True)
+        probs = np.exp(scores)
+        probs /= probs.sum(axis=1, keepdims=True)
+        best = probs.argmax(axis=1)
+        return self._spans(text, spans, best.tolist(), probs.max(axis=1).tolist())
+
+    def _spans(
+        self, text: str, spans: list[tuple[int, int]], best: list[int], conf: list[float]
+    ) -> list[Finding]:
+        found: list[Finding] = []
+        current: Finding | None = None
+        scores: list[float] = []
+        for (start, end), label_index, p in zip(spans, best, conf, strict=True):
+            label = self.labels[label_index]
+            if label == "O" or p < self.min_score:
+                current = None
+                continue
+            gap = text[current.end : start] if current is not None else ""
+            if current is not None and current.type == label and _bridgeable(gap, label):
+                current.end = end
+                scores.append(p)
+                current.score = round(sum(scores) / len(scores), 4)
+                continue
+            scores = [p]
+            current = Finding(label, start, end, round(p, 4), DETECTOR, f"{label} (tagger)")
+            found.append(current)
+        return found
+
+
+def _bridgeable(gap: str, label: str) -> bool:
+    allowed = _BRIDGE[label]
+    return len(gap) <= 4 and all(ch in allowed for ch in gap)
 
 
 def load_ner(path: Path = MODEL_PATH) -> Callable[[str], list[Finding]] | None:
     """The detector, or None when no model has been trained yet."""
     if not path.exists():
         return None
-    return None
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        payload = json.load(fh)
+    return TokenTagger(payload).detect

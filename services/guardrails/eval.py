@@ -1,0 +1,176 @@
+"""make eval-guardrails: quality and speed of the detectors on the labelled data.
+
+    python -m services.guardrails.eval
+
+Prints, per category: precision, recall, F1 and balanced accuracy of the
+injection/jailbreak classifier on the neuralchemy validation split (never
+trained on); the false-positive rate on hand-written benign prompts full of
+trigger words (data/benign_trigger_eval.txt, never trained on); span-level
+PII precision/recall/F1 (exact type, overlapping span) on presidio-research's
+generated set; and CheckInput latency percentiles per 1 KB, in-process.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections import Counter, defaultdict
+from typing import Any
+
+from services.guardrails import datasets
+from services.guardrails.guard import Guard
+from services.guardrails.loader import load_guard
+from services.guardrails.policy import Policy
+from services.guardrails.settings import GuardrailsSettings
+
+STRUCTURED = (
+    "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "US_SSN", "IP_ADDRESS",
+    "DATE_TIME",
+)  # fmt: skip
+GOLD_TYPE = {"ADDRESS": "STREET_ADDRESS"}
+PLACES = ("LOCATION", "STREET_ADDRESS")
+
+
+def _prf(tp_pred: int, n_pred: int, tp_gold: int, n_gold: int) -> tuple[float, float, float]:
+    p = tp_pred / n_pred if n_pred else 1.0
+    r = tp_gold / n_gold if n_gold else 1.0
+    f = 2 * p * r / (p + r) if p + r else 0.0
+    return p, r, f
+
+
+def eval_injection(guard: Guard, policy: Policy) -> list[str]:
+    assert guard.injection is not None
+    threshold = policy.injection_threshold
+    rows = datasets.neuralchemy("validation")
+    tp = fp = tn = fn = 0
+    per_category: dict[str, Counter[str]] = defaultdict(Counter)
+    for example in rows:
+        flagged = guard.injection.score(example.text)[0] >= threshold
+        per_category[example.category]["n"] += 1
+        per_category[example.category]["flagged"] += flagged
+        if example.label:
+            tp, fn = tp + flagged, fn + (not flagged)
+        else:
+            fp, tn = fp + flagged, tn + (not flagged)
+    tpr, tnr = tp / (tp + fn), tn / (tn + fp)
+    p, r, f = _prf(tp, tp + fp, tp, tp + fn)
+    lines = [
+        f"| injection+jailbreak (neuralchemy validation, n={len(rows)}) | {p:.3f} | {r:.3f} | "
+        f"{f:.3f} | {(tpr + tnr) / 2:.3f} |"
+    ]
+    benign = datasets.benign_trigger_eval()
+    false_alarms = [t for t in benign if guard.injection.score(t)[0] >= threshold]
+    lines.append(
+        f"| benign prompts with trigger words (n={len(benign)}): FPR | "
+        f"{len(false_alarms) / len(benign):.3f} | | | |"
+    )
+    detail = ", ".join(
+        f"{cat} {c['flagged']}/{c['n']}" for cat, c in sorted(per_category.items()) if c["n"] >= 5
+    )
+    return [*lines, "", f"flagged per category (validation): {detail}", f"threshold {threshold}"]
+
+
+def eval_pii(guard: Guard, policy: Policy) -> list[str]:
+    records = datasets.presidio_generated()
+    counts: dict[str, Counter[str]] = defaultdict(Counter)
+    for record in records:
+        text = record["full_text"]
+        gold = [
+            (
+                s["start_position"],
+                s["end_position"],
+                GOLD_TYPE.get(s["entity_type"], s["entity_type"]),
+            )
+            for s in record["spans"]
+        ]
+        pred = [(f.start, f.end, f.type) for f in guard.sensitive(text, policy)]
+        _count(counts, gold, pred, lambda t: t)
+        _count(counts, gold, pred, lambda t: "LOCATION+STREET_ADDRESS" if t in PLACES else t, "*")
+    lines = []
+    structured = Counter[str]()
+    for kind in (*STRUCTURED, "PERSON", "LOCATION", "STREET_ADDRESS", "*LOCATION+STREET_ADDRESS"):
+        c = counts[kind]
+        if kind in STRUCTURED:
+            structured.update(c)
+        p, r, f = _prf(c["tp_pred"], c["pred"], c["tp_gold"], c["gold"])
+        lines.append(f"| {kind.lstrip('*')} (gold {c['gold']}) | {p:.3f} | {r:.3f} | {f:.3f} | |")
+    c = structured
+    p, r, f = _prf(c["tp_pred"], c["pred"], c["tp_gold"], c["gold"])
+    lines.insert(0, f"| structured PII, micro (gold {c['gold']}) | {p:.3f} | {r:.3f} | {f:.3f} | |")
+    return lines
+
+
+def _count(
+    counts: dict[str, Counter[str]],
+    gold: list[tuple[int, int, str]],
+    pred: list[tuple[int, int, str]],
+    kind_of: Any,
+    prefix: str = "",
+) -> None:
+    gold = [(s, e, kind_of(t)) for s, e, t in gold]
+    pred = [(s, e, kind_of(t)) for s, e, t in pred]
+    for s, e, t in pred:
+        counts[prefix + t]["pred"] += 1
+        if any(t == gt and s < ge and gs < e for gs, ge, gt in gold):
+            counts[prefix + t]["tp_pred"] += 1
+    for gs, ge, gt in gold:
+        counts[prefix + gt]["gold"] += 1
+        if any(t == gt and s < ge and gs < e for s, e, t in pred):
+            counts[prefix + gt]["tp_gold"] += 1
+
+
+def latency_texts() -> list[str]:
+    """1 KB texts mixing prose, PII and an injection, from the labelled data."""
+    records = datasets.presidio_generated()
+    prompts = [e.text for e in datasets.neuralchemy("validation")]
+    texts = []
+    for i in range(50):
+        parts: list[str] = []
+        j = i * 7
+        while sum(len(p) + 1 for p in parts) < 1024:
+            parts.append(records[j % len(records)]["full_text"])
+            parts.append(prompts[j % len(prompts)])
+            j += 1
+        texts.append(" ".join(parts)[:1024])
+    return texts
+
+
+def eval_latency(guard: Guard, policy: Policy) -> list[str]:
+    texts = latency_texts()
+    for text in texts[:5]:
+        guard.check_input(text, policy)
+    samples = []
+    for _ in range(4):
+        for text in texts:
+            started = time.perf_counter()
+            guard.check_input(text, policy)
+            samples.append((time.perf_counter() - started) * 1000)
+    samples.sort()
+    q = statistics.quantiles(samples, n=100)
+    return [
+        f"CheckInput in-process, every detector on, 1 KB texts (n={len(samples)}): "
+        f"p50 {q[49]:.2f} ms, p90 {q[89]:.2f} ms, p99 {q[98]:.2f} ms"
+    ]
+
+
+def main() -> None:
+    settings = GuardrailsSettings()
+    guard = load_guard(settings)
+    policy = Policy(injection_threshold=settings.injection_threshold)
+    header = ["| category | precision | recall | F1 | balanced accuracy |", "|---|---|---|---|---|"]
+    print("# guardrails eval\n")
+    print("## Injection and jailbreak\n")
+    print("\n".join(header + eval_injection(guard, policy)))
+    print("\n## PII (presidio-research generated set, span level: exact type, overlapping span)\n")
+    print("\n".join(header + eval_pii(guard, policy)))
+    print(
+        "\nNot trained on: the tagger learns from the templates filled with Faker values "
+        "(ner_train.py); this set was made from the same templates and Faker, so names, "
+        "places and sentence frames overlap. Gold ADDRESS is scored as STREET_ADDRESS."
+    )
+    print("\n## Latency\n")
+    print("\n".join(eval_latency(guard, policy)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,225 @@
+"""Train the PERSON / LOCATION / STREET_ADDRESS tagger (part of `make train-guardrails`).
+
+Data: presidio-research's sentence templates (presidio_research_templates.txt)
+filled with values from Faker (a PyPI package) in several locales, with a
+fixed seed. The evaluation set, presidio_research_generated_dev.json, is never
+read here. Caveat stated in the eval output too: that set was itself made from
+these templates with Faker values, so template and name overlap flatter the
+figures compared with text from the wild.
+
+Gazetteers (first/last names, cities, countries, street words) are sampled
+from the same Faker locales and shipped inside the model file.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from services.guardrails import datasets
+from services.guardrails.detectors.ner import MODEL_PATH
+from services.guardrails.detectors.ner_features import LABELS, Gazetteer, sentence_features, tokens
+
+LOCALES = (
+    "en_US", "en_GB", "en_AU", "de_DE", "da_DK", "fi_FI", "hr_HR", "is_IS", "it_IT", "nl_NL",
+    "no_NO", "sv_SE", "pl_PL", "es_ES", "fr_FR", "pt_BR", "hu_HU", "el_GR", "cs_CZ", "sl_SI",
+    "es_MX", "pt_PT", "de_AT", "fr_CH", "ro_RO", "tr_TR", "lv_LV", "lt_LT", "et_EE", "sk_SK",
+)  # fmt: skip
+PERSON = {
+    "person", "name", "first_name", "last_name", "name_female", "name_male", "first_name_male",
+    "first_name_female", "first_name_nonbinary", "last_name_male", "last_name_female",
+}  # fmt: skip
+LOCATION = {"city", "country"}
+STREET = {
+    "address", "street_name", "building_number", "secondary_address", "postcode", "zipcode",
+    "state_abbr",
+}  # fmt: skip
+STREET_KEYWORDS = (
+    "street", "st", "road", "rd", "avenue", "ave", "lane", "ln", "drive", "dr", "boulevard",
+    "blvd", "way", "court", "place", "square", "apt", "suite", "box", "unit", "floor", "via",
+    "rue", "calle", "vej", "gade", "straße", "strasse", "weg", "laan", "plein", "gatan",
+    "vägen", "tie", "katu", "út", "utca",
+)  # fmt: skip
+SENTENCES_PER_TEMPLATE = 40
+SEED = 20261128
+_SLOT = re.compile(r"\{\{(\w+)\}\}")
+
+
+def _fillers(fake: Any) -> dict[str, Callable[[], Any]]:
+    f = fake
+    return {
+        "person": f.name, "name": f.name, "first_name": f.first_name, "last_name": f.last_name,
+        "name_female": f.name_female, "name_male": f.name_male,
+        "first_name_male": f.first_name_male, "first_name_female": f.first_name_female,
+        "first_name_nonbinary": f.first_name, "last_name_male": f.last_name,
+        "last_name_female": f.last_name, "city": f.city, "country": f.country,
+        "address": f.address, "street_name": f.street_name, "building_number": f.building_number,
+        "secondary_address": _secondary(f), "postcode": f.postcode, "zipcode": f.postcode,
+        "state_abbr": _state(f), "organization": f.company, "company": f.company,
+        "credit_card_number": f.credit_card_number, "phone_number": f.phone_number,
+        "email": f.email, "iban": f.iban, "ssn": f.ssn, "ip_address": f.ipv4,
+        "url": f.url, "job": f.job, "date_time": lambda: str(f.date_time()),
+        "date_of_birth": lambda: f.date_of_birth().strftime("%m/%d/%Y"),
+        "day_of_week": f.day_of_week, "year": f.year, "age": lambda: str(random.randint(18, 90)),
+        "prefix": f.prefix, "prefix_male": f.prefix_male, "prefix_female": f.prefix_female,
+        "nationality": lambda: random.choice(["American", "German", "Danish", "Italian", "Greek"]),
+        "nation_woman": lambda: random.choice(["Danish woman", "French woman", "Swede"]),
+        "nation_plural": lambda: random.choice(["Danes", "Italians", "Swedes", "Greeks"]),
+        "us_driver_license": lambda: f.bothify("?########").upper(),
+    }  # fmt: skip
+
+
+def _secondary(fake: Any) -> Callable[[], str]:
+    def make() -> str:
+        try:
+            return str(fake.secondary_address())
+        except AttributeError:
+            return random.choice(["Apt. ", "Suite ", "Flat "]) + str(random.randint(1, 999))
+
+    return make
+
+
+def _state(fake: Any) -> Callable[[], str]:
+    def make() -> str:
+        try:
+            return str(fake.state_abbr())
+        except AttributeError:
+            return "".join(random.choice("ABCDEFGHKLMNPRSTW") for _ in range(2))
+
+    return make
+
+
+def _case(value: str, rng: random.Random) -> str:
+    roll = rng.random()
+    if roll < 0.12:
+        return value.lower()
+    if roll < 0.17:
+        return value.upper()
+    return value
+
+
+def generate(rng: random.Random) -> list[tuple[str, list[tuple[int, int, str]]]]:
+    """(sentence, [(start, end, label)]) from every template, Faker values in random locales."""
+    from faker import Faker
+
+    fakers = {}
+    for locale in LOCALES:
+        fake = Faker(locale)
+        fake.seed_instance(rng.randrange(1 << 30))
+        fakers[locale] = (fake, _fillers(fake))
+    random.seed(rng.randrange(1 << 30))
+    out = []
+    for template in datasets.presidio_templates():
+        for _ in range(SENTENCES_PER_TEMPLATE):
+            _, fill = fakers[rng.choice(LOCALES)]
+            text = ""
+            spans: list[tuple[int, int, str]] = []
+            cursor = 0
+            for m in _SLOT.finditer(template):
+                text += template[cursor : m.start()]
+                slot = m.group(1)
+                maker = fill.get(slot)
+                value = _case(str(maker()), rng) if maker else slot
+                label = (
+                    "PERSON" if slot in PERSON
+                    else "LOCATION" if slot in LOCATION
+                    else "STREET_ADDRESS" if slot in STREET
+                    else ""
+                )  # fmt: skip
+                if label:
+                    spans.append((len(text), len(text) + len(value), label))
+                text += value
+                cursor = m.end()
+            text += template[cursor:]
+            out.append((text, spans))
+    return out
+
+
+def build_gazetteer(rng: random.Random, samples: int = 600) -> Gazetteer:
+    from faker import Faker
+
+    kinds: dict[str, set[str]] = {}
+
+    def add(value: str, kind: str) -> None:
+        for m in re.finditer(r"\w+(?:['\u2019.\-]\w+)*", value.lower()):
+            word = m.group()
+            if len(word) > 1 and not word.isdigit():
+                kinds.setdefault(word, set()).add(kind)
+
+    for locale in LOCALES:
+        fake = Faker(locale)
+        fake.seed_instance(rng.randrange(1 << 30))
+        for _ in range(samples):
+            add(fake.first_name(), "F")
+            add(fake.last_name(), "L")
+            add(fake.city(), "C")
+            add(fake.country(), "N")
+            street = fake.street_name()
+            add(street, "S")
+            words = street.split()
+            if len(words) > 1:
+                add(words[-1] if len(words[-1]) > len(words[0]) else words[0], "K")
+    for word in STREET_KEYWORDS:
+        kinds.setdefault(word, set()).add("K")
+    return Gazetteer({w: "".join(sorted(k)) for w, k in sorted(kinds.items())})
+
+
+def labelled_tokens(
+    text: str, spans: list[tuple[int, int, str]]
+) -> tuple[list[tuple[int, int]], list[str]]:
+    toks = tokens(text)
+    labels = []
+    for s, e in toks:
+        label = "O"
+        for gs, ge, kind in spans:
+            if gs <= s and e <= ge:
+                label = kind
+                break
+        labels.append(label)
+    return toks, labels
+
+
+def train_ner() -> None:
+    import numpy as np
+    from sklearn.feature_extraction.text import CountVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    started = time.perf_counter()
+    rng = random.Random(SEED)
+    gazetteer = build_gazetteer(rng)
+    sentences = generate(rng)
+    rows: list[list[str]] = []
+    y: list[int] = []
+    for text, spans in sentences:
+        toks, labels = labelled_tokens(text, spans)
+        rows += sentence_features(text, toks, gazetteer)
+        y += [LABELS.index(label) for label in labels]
+    vectorizer = CountVectorizer(analyzer=lambda feats: feats, binary=True, min_df=2)
+    matrix = vectorizer.fit_transform(rows)
+    model = LogisticRegression(C=2.0, max_iter=300)
+    model.fit(matrix, np.asarray(y))
+    names = vectorizer.get_feature_names_out()
+    coef = model.coef_  # (classes, features)
+    keep = np.abs(coef).max(axis=0) >= 0.02
+    weights = {
+        str(names[i]): [round(float(v), 3) for v in coef[:, i]] for i in np.flatnonzero(keep)
+    }
+    payload = {
+        "labels": [LABELS[int(c)] for c in model.classes_],
+        "intercept": [round(float(v), 4) for v in model.intercept_],
+        "weights": weights,
+        "gazetteer": gazetteer.kinds,
+    }
+    with gzip.GzipFile(MODEL_PATH, "wb", mtime=0) as fh:
+        fh.write(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode())
+    print(
+        f"ner: {len(sentences)} sentences, {len(y)} tokens, {matrix.shape[1]} features, "
+        f"kept {len(weights)}, gazetteer {len(gazetteer.kinds)} words, "
+        f"{Path(MODEL_PATH).stat().st_size / 1e6:.2f} MB, {time.perf_counter() - started:.1f} s"
+    )
