@@ -52,7 +52,7 @@ local expired = redis.call('ZRANGEBYSCORE', exp, '-inf', now)
 for _, id in ipairs(expired) do
   local amount = redis.call('HGET', res, id)
   if amount then
-    redis.call('HINCRBY', h, 'reserved', -tonumber(amount))
+    redis.call('HINCRBY', h, 'reserved', 0 - tonumber(amount))
     redis.call('HDEL', res, id)
   end
   redis.call('ZREM', exp, id)
@@ -105,7 +105,7 @@ _SETTLE_LUA = (
 local id = ARGV[4]
 local amount = redis.call('HGET', res, id)
 if amount then
-  redis.call('HINCRBY', h, 'reserved', -tonumber(amount))
+  redis.call('HINCRBY', h, 'reserved', 0 - tonumber(amount))
   redis.call('HDEL', res, id)
   redis.call('ZREM', exp, id)
 end

@@ -53,6 +53,11 @@ SEARCH_MODES = {
     "dense": retrieval_pb2.SEARCH_MODE_DENSE,
     "keyword": retrieval_pb2.SEARCH_MODE_KEYWORD,
 }
+POLICY_ACTIONS = {
+    "report": guardrails_pb2.ACTION_REPORT,
+    "redact": guardrails_pb2.ACTION_REDACT,
+    "block": guardrails_pb2.ACTION_BLOCK,
+}
 # Tokens assumed per retrieved chunk when estimating an Ask before retrieval.
 CHUNK_TOKENS_ESTIMATE = 200
 ASK_DEFAULT_MAX_TOKENS = 512
@@ -142,6 +147,12 @@ class Pipeline:
         self.down = downstream
         # Set by the server from its watch of retrieval's health.
         self.retrieval_ready: Callable[[], bool] = lambda: True
+        self.input_policy = guardrails_pb2.Policy(
+            actions={
+                finding: POLICY_ACTIONS[action]
+                for finding, action in settings.input_policy_actions.items()
+            }
+        )
 
     # --- shared steps -----------------------------------------------------
 
@@ -200,7 +211,10 @@ class Pipeline:
                 *(
                     self.down.guardrails.CheckInput(
                         guardrails_pb2.CheckInputRequest(
-                            text=text, tenant=caller.tenant, source=guardrails_pb2.SOURCE_USER
+                            text=text,
+                            tenant=caller.tenant,
+                            source=guardrails_pb2.SOURCE_USER,
+                            policy=self.input_policy,
                         ),
                         timeout=timeout,
                     )
@@ -541,6 +555,7 @@ class Pipeline:
                                 text=r.text,
                                 tenant=caller.tenant,
                                 source=guardrails_pb2.SOURCE_DOCUMENT,
+                                policy=self.input_policy,
                             ),
                             timeout=deadline.remaining(),
                         )

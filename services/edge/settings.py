@@ -73,6 +73,11 @@ class EdgeSettings(ServiceSettings):
     ask_min_score: float = Field(0.0, ge=-1, le=100)
     ask_check_documents: bool = True
 
+    # Guardrails policy overrides for what goes in to a model (user input and
+    # retrieved chunks), e.g. {"EMAIL_ADDRESS": "report"} lets users give their
+    # own email address; model output is always redacted by the tenant's policy.
+    input_policy_actions: dict[str, Literal["report", "redact", "block"]] = {}
+
     # Response cache for temperature-0 requests.
     cache_enabled: bool = True
     cache_ttl_seconds: int = Field(3600, ge=1)

@@ -115,3 +115,10 @@ async def test_unreachable_redis_fails_open_or_closed() -> None:
         assert await opened.reserve("t", 100, 1, hold_seconds=1) is None
     finally:
         await dead.aclose()
+
+
+async def test_free_models_reserve_and_settle_nothing(redis: Redis, prefix: str) -> None:
+    budgets = Budgets(RedisBudgets(redis, prefix, Ledger("")), "closed")
+    await budgets.settle(await budgets.reserve("t", 1000, 0, hold_seconds=0.01), 0)
+    assert await budgets.usage("t") == (await budgets.usage("t"))
+    assert (await budgets.usage("t")).spent == 0
