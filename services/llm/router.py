@@ -208,6 +208,7 @@ class Router:
                         continue
                     except _NextModel:
                         break
+                    self.breaker(candidate).success()
                     usage, reported = completion.usage, completion.usage is not None
                     if usage is None:
                         usage = await self._estimate_usage(candidate, call, completion.text, 0)
@@ -338,6 +339,11 @@ class Router:
                     text_parts.append(event.text)
                     pieces += 1
                     yield Piece(event.text, spec)
+            if finish is None:
+                # A body that just stops (no finish reason, no [DONE]) is cut short too.
+                raise ProviderError(
+                    "connection", "the stream ended without a finish reason", provider=spec.provider
+                )
         except (ProviderError, TimeoutError) as exc:
             if isinstance(exc, ProviderError):
                 breaker.failure()

@@ -146,8 +146,7 @@ class TokenCounter:
         name = encoding_name_for(spec.upstream_model)
         if name is None:
             return None
-        with _encodings_lock:
-            encoding = _encodings.get(name)
+        encoding = offline_encoding(name)  # preloaded at start; built here otherwise
         return (name, encoding) if encoding is not None else None
 
     async def count_messages(

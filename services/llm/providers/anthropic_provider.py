@@ -76,11 +76,16 @@ class AnthropicProvider:
         }
         if system:
             params["system"] = "\n\n".join(system)
+        # This SDK version's create() has no sampling arguments; the Messages
+        # API still takes them for these models, so they go in the body as is.
+        sampling: dict[str, float] = {}
         if request.temperature is not None:
             # Anthropic's range is [0, 1]; ours (OpenAI's) is [0, 2].
-            params["temperature"] = min(request.temperature, 1.0)
+            sampling["temperature"] = min(request.temperature, 1.0)
         if request.top_p is not None:
-            params["top_p"] = request.top_p
+            sampling["top_p"] = request.top_p
+        if sampling:
+            params["extra_body"] = sampling
         if request.stop:
             params["stop_sequences"] = list(request.stop)
         return params
@@ -118,6 +123,8 @@ class AnthropicProvider:
             async for event in stream:
                 if event.type == "message_start":
                     input_tokens = event.message.usage.input_tokens
+                    # Known from the start: a stream cut short still bills it exactly.
+                    yield StreamEvent(usage=Usage(input_tokens, 0))
                 elif event.type == "content_block_delta":
                     if event.delta.type == "text_delta" and event.delta.text:
                         yield StreamEvent(text=event.delta.text)
@@ -154,7 +161,7 @@ class AnthropicProvider:
             )
         if isinstance(exc, httpx2.TransportError):
             return ProviderError("connection", scrub(repr(exc), self._key), provider=self.name)
-        if isinstance(exc, ValueError | TypeError | AttributeError | KeyError):
+        if isinstance(exc, ValueError):  # JSONDecodeError and pydantic's ValidationError
             return ProviderError("malformed", scrub(repr(exc), self._key), provider=self.name)
         return ProviderError("unknown", scrub(repr(exc), self._key), provider=self.name)
 

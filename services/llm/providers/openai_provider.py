@@ -155,7 +155,7 @@ class OpenAIProvider:
             return ProviderError("timeout", "request timed out", provider=self.name)
         if isinstance(exc, httpx2.TransportError):
             return ProviderError("connection", scrub(repr(exc), self._key), provider=self.name)
-        if isinstance(exc, ValueError | TypeError | AttributeError | KeyError):
+        if isinstance(exc, ValueError):  # JSONDecodeError and pydantic's ValidationError
             return ProviderError("malformed", scrub(repr(exc), self._key), provider=self.name)
         return ProviderError("unknown", scrub(repr(exc), self._key), provider=self.name)
 

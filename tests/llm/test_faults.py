@@ -1,0 +1,217 @@
+"""Provider faults through the real SDKs against the fault-injecting upstream:
+retries, Retry-After, fallbacks, deadlines, streams cut short, malformed bodies."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from services.common.errors import DeadlineExceeded, InvalidArgument, Unavailable
+from services.llm.providers.base import ChatMessage, ChatRequest
+from services.llm.router import Outcome, Piece, Router
+from tests.llm.conftest import RouterFactory
+from tests.llm.fake_upstream import Behaviour, FakeUpstream, prompt_tokens
+
+REQUEST = ChatRequest(messages=(ChatMessage("user", "Say hello to the world"),), max_tokens=0)
+
+
+async def collect(
+    router: Router, model: str, deadline: float | None = None
+) -> list[Piece | Outcome]:
+    spec = router.catalogue.models[model]
+    return [piece async for piece in router.stream(spec, REQUEST, deadline=deadline)]
+
+
+def last_outcome(pieces: list[Piece | Outcome]) -> Outcome:
+    outcome = pieces[-1]
+    assert isinstance(outcome, Outcome)
+    return outcome
+
+
+async def test_429_with_retry_after_is_honoured_then_succeeds(
+    upstream: FakeUpstream, make_router: RouterFactory
+) -> None:
+    upstream.then(Behaviour.error(429, retry_after="0.3"))
+    router = make_router()
+    generation = await router.generate(router.catalogue.models["gpt-4o"], REQUEST, deadline=None)
+    assert generation.text == "Hello, world!"
+    assert generation.outcome.spec.name == "gpt-4o" and not generation.outcome.fallback_used
+    first, second = upstream.requests
+    assert second.at - first.at >= 0.3  # waited at least what the provider asked for
+    assert first.headers["authorization"] == "Bearer sk-test-key"
+
+
+@pytest.mark.parametrize("status", [500, 503])
+async def test_5xx_is_retried(
+    upstream: FakeUpstream, make_router: RouterFactory, status: int
+) -> None:
+    upstream.then(Behaviour.error(status), Behaviour.error(status))
+    router = make_router()
+    generation = await router.generate(router.catalogue.models["gpt-4o"], REQUEST, deadline=None)
+    assert generation.outcome.spec.name == "gpt-4o"
+    assert len(upstream.requests) == 3
+
+
+async def test_persistent_5xx_falls_back_to_anthropic(
+    upstream: FakeUpstream, make_router: RouterFactory
+) -> None:
+    upstream.then(*[Behaviour.error(503)] * 3)
+    router = make_router()
+    pieces = await collect(router, "gpt-4o")
+    outcome = last_outcome(pieces)
+    assert "".join(p.text for p in pieces if isinstance(p, Piece)) == "Hello, world!"
+    assert outcome.spec.name == "claude-3-5-haiku" and outcome.provider == "anthropic"
+    assert outcome.fallback_used and outcome.complete and outcome.usage_reported
+    paths = [r.path for r in upstream.requests]
+    assert paths == ["/v1/chat/completions"] * 3 + ["/v1/messages"]
+    anthropic_request = upstream.requests[-1]
+    headers = anthropic_request.headers
+    assert (
+        "sk-ant-test-key"
+        in (headers.get("x-api-key", ""), headers.get("authorization", ""))[
+            "x-api-key" not in headers
+        ]
+    )
+    assert anthropic_request.body["model"] == "claude-3-5-haiku-20241022"
+    assert anthropic_request.body["max_tokens"] == 8192  # the fallback's own output limit
+
+
+async def test_all_providers_failing_is_unavailable_with_retry_info(
+    upstream: FakeUpstream, make_router: RouterFactory
+) -> None:
+    upstream.default = Behaviour.error(500)
+    router = make_router()
+    with pytest.raises(Unavailable) as caught:
+        await router.generate(router.catalogue.models["gpt-4o"], REQUEST, deadline=None)
+    assert caught.value.reason == "PROVIDERS_UNAVAILABLE"
+    assert caught.value.retry_after is not None and caught.value.retry_after > 0
+    assert "sk-test-key" not in caught.value.message
+    assert len(upstream.requests) == 6  # three attempts on each of the two models
+
+
+async def test_retry_after_beyond_the_deadline_is_not_waited_for(
+    upstream: FakeUpstream, make_router: RouterFactory
+) -> None:
+    upstream.default = Behaviour.error(429, retry_after="20")
+    router = make_router()
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    with pytest.raises(Unavailable) as caught:
+        await router.generate(router.catalogue.models["gpt-4o"], REQUEST, deadline=started + 5.0)
+    assert loop.time() - started < 5.0  # gave up at once rather than sleep past the deadline
+    assert caught.value.retry_after == 20
+    assert len(upstream.requests) == 2  # one call per model, no retry
+
+
+async def test_timeout_then_fallback(upstream: FakeUpstream, make_router: RouterFactory) -> None:
+    upstream.then(Behaviour("hang"))
+    router = make_router(max_attempts=1, request_timeout_seconds=0.5)
+    generation = await router.generate(router.catalogue.models["gpt-4o"], REQUEST, deadline=None)
+    assert generation.outcome.spec.name == "claude-3-5-haiku"
+    await asyncio.wait_for(upstream.disconnected.wait(), 10)  # the hung call was abandoned
+
+
+async def test_caller_deadline_bounds_a_hanging_provider(
+    upstream: FakeUpstream, make_router: RouterFactory
+) -> None:
+    upstream.default = Behaviour("hang")
+    router = make_router()
+    loop = asyncio.get_running_loop()
+    with pytest.raises(DeadlineExceeded):
+        await router.generate(
+            router.catalogue.models["gpt-4o"], REQUEST, deadline=loop.time() + 0.5
+        )
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_malformed_body_is_retried(
+    upstream: FakeUpstream, make_router: RouterFactory, stream: bool
+) -> None:
+    upstream.then(Behaviour("malformed"))
+    router = make_router()
+    if stream:
+        outcome = last_outcome(await collect(router, "gpt-4o"))
+    else:
+        outcome = (
+            await router.generate(router.catalogue.models["gpt-4o"], REQUEST, deadline=None)
+        ).outcome
+    assert outcome.spec.name == "gpt-4o" and outcome.complete
+    assert len(upstream.requests) == 2
+
+
+@pytest.mark.parametrize("model", ["gpt-4o", "claude-3-5-haiku"])
+async def test_connection_dropped_mid_stream_is_never_replayed(
+    upstream: FakeUpstream, make_router: RouterFactory, model: str
+) -> None:
+    upstream.then(Behaviour("drop", drop_after=2))
+    router = make_router()
+    pieces: list[Piece | Outcome] = []
+    with pytest.raises(Unavailable) as caught:
+        async for piece in router.stream(router.catalogue.models[model], REQUEST, deadline=None):
+            pieces.append(piece)
+    assert caught.value.reason == "STREAM_INTERRUPTED"
+    assert [p.text for p in pieces if isinstance(p, Piece)] == ["Hello", ","]
+    outcome = last_outcome(pieces)
+    assert not outcome.complete and outcome.usage.output_tokens >= 2
+    assert outcome.cost_micros > 0
+    assert len(upstream.requests) == 1  # no retry, no fallback once text reached the caller
+
+
+async def test_anthropic_stream_maps_system_and_usage(
+    upstream: FakeUpstream, make_router: RouterFactory
+) -> None:
+    router = make_router()
+    request = ChatRequest(
+        messages=(ChatMessage("system", "Be terse."), ChatMessage("user", "Hi there")),
+        max_tokens=50,
+        temperature=1.5,
+        stop=("END",),
+    )
+    spec = router.catalogue.models["claude-3-5-haiku"]
+    pieces = [p async for p in router.stream(spec, request, deadline=None)]
+    outcome = last_outcome(pieces)
+    body = upstream.requests[0].body
+    assert body["system"] == "Be terse."
+    assert body["messages"] == [{"role": "user", "content": "Hi there"}]
+    assert body["temperature"] == 1.0 and body["stop_sequences"] == ["END"]
+    assert outcome.usage.input_tokens == prompt_tokens(body)
+    assert outcome.usage.output_tokens == 4 and outcome.finish_reason == "stop"
+
+
+async def test_anthropic_overloaded_529_is_retried(
+    upstream: FakeUpstream, make_router: RouterFactory
+) -> None:
+    upstream.then(Behaviour.error(529))
+    router = make_router()
+    generation = await router.generate(
+        router.catalogue.models["claude-3-5-haiku"], REQUEST, deadline=None
+    )
+    assert generation.text == "Hello, world!" and len(upstream.requests) == 2
+
+
+async def test_bad_request_is_the_callers_fault(
+    upstream: FakeUpstream, make_router: RouterFactory
+) -> None:
+    upstream.then(Behaviour.error(400))
+    router = make_router()
+    with pytest.raises(InvalidArgument) as caught:
+        await router.generate(router.catalogue.models["gpt-4o"], REQUEST, deadline=None)
+    assert caught.value.violations[0][0] == "messages"
+    assert len(upstream.requests) == 1
+
+
+async def test_closing_a_stream_closes_the_upstream_connection(
+    upstream: FakeUpstream, make_router: RouterFactory
+) -> None:
+    upstream.then(Behaviour("slow"))
+    router = make_router()
+    stream = router.stream(router.catalogue.models["gpt-4o"], REQUEST, deadline=None)
+    received = 0
+    async for piece in stream:
+        if isinstance(piece, Piece):
+            received += 1
+            if received == 3:
+                break
+    await stream.aclose()
+    await asyncio.wait_for(upstream.disconnected.wait(), 10)
