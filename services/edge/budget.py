@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import fcntl
 import json
 import logging
 import math
@@ -36,6 +37,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -165,22 +167,50 @@ class BudgetUnavailable(Exception):
 
 
 class Ledger:
-    """This process's settled totals per (tenant, day); durable when given a dir."""
+    """This process's settled totals per (tenant, day); durable when given a dir.
+
+    The directory holds one sub-directory per edge process (instance), each
+    locked while its process runs. A starting process takes over the ledger of
+    one that is gone (an edge restart keeps its totals) or starts a new one, so
+    two live processes never share an instance and so never overwrite each
+    other's totals in Redis.
+    """
 
     def __init__(self, directory: str) -> None:
         self.instance = uuid.uuid4().hex[:16]
         self._totals: dict[tuple[str, str], int] = {}
         self._file: Path | None = None
+        self._lock: TextIO | None = None
         if directory:
-            path = Path(directory)
-            path.mkdir(parents=True, exist_ok=True)
-            id_file = path / "instance"
-            if id_file.exists():
-                self.instance = id_file.read_text().strip()
+            root = Path(directory)
+            root.mkdir(parents=True, exist_ok=True)
+            for candidate in sorted(p for p in root.iterdir() if p.is_dir()):
+                if self._claim(candidate):
+                    self.instance = candidate.name
+                    break
             else:
-                id_file.write_text(self.instance + "\n")
-            self._file = path / "charges.jsonl"
+                fresh = root / self.instance
+                fresh.mkdir()
+                if not self._claim(fresh):
+                    raise RuntimeError(f"cannot lock the new ledger {fresh}")
+            self._file = root / self.instance / "charges.jsonl"
             self._load()
+
+    def _claim(self, directory: Path) -> bool:
+        handle = (directory / "lock").open("a")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            return False
+        self._lock = handle  # held (open) for the life of the process
+        return True
+
+    def close(self) -> None:
+        """Release the instance (at stop) for the next process to take over."""
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
 
     def _load(self) -> None:
         assert self._file is not None

@@ -49,7 +49,7 @@ def _document(path: Path) -> edge_pb2.Document:
 def _describe(error: grpc.RpcError) -> str:
     code = error.code()
     lines = [f"error: {code.name if code else 'UNKNOWN'}: {error.details()}"]
-    status = rpc_status.from_call(error)  # type: ignore[arg-type]
+    status = rpc_status.from_call(error)
     for detail in status.details if status else []:
         if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
             info = error_details_pb2.ErrorInfo()

@@ -120,7 +120,8 @@ class Deadline:
 
     def __init__(self, time_remaining: float | None, default: float) -> None:
         self.seconds = time_remaining if time_remaining is not None else default
-        self._ends = time.monotonic() + self.seconds
+        self.started = time.monotonic()
+        self._ends = self.started + self.seconds
 
     def remaining(self) -> float:
         left = self._ends - time.monotonic()
@@ -301,15 +302,15 @@ class Pipeline:
     ) -> AsyncGenerator[Piece | GenerationResult, None]:
         """Generate and settle the budget however the generation ends."""
         result = GenerationResult(model=model.name, provider=model.provider)
-        started = time.perf_counter()
         first = True
         try:
             pieces = generate(self.down, request, result, deadline.remaining())
             async with aclosing(pieces):
                 async for piece in pieces:
                     if first:
+                        # From the start of the call: admission and guards included.
                         metrics.TIME_TO_FIRST_TOKEN.labels(rpc).observe(
-                            time.perf_counter() - started
+                            time.monotonic() - deadline.started
                         )
                         first = False
                     yield Piece(piece, result.model, result.provider)
@@ -332,6 +333,19 @@ class Pipeline:
             metrics.COST.labels(caller.tenant, result.model).inc(actual)
             if result.redacted:
                 metrics.REDACTIONS.inc()
+            log.info(
+                "generation",
+                extra={
+                    "model": result.model,
+                    "provider": result.provider,
+                    "input_tokens": result.input_tokens,
+                    "output_tokens": result.output_tokens,
+                    "cost_micros": actual,
+                    "complete": result.finished,
+                    "redacted": result.redacted,
+                    "fallback_used": result.fallback_used,
+                },
+            )
 
     # --- Chat -----------------------------------------------------------------
 

@@ -71,7 +71,7 @@ class EdgeApp:
                 decode_responses=True,
             )
             self.redis = Redis.from_pool(pool)
-        ledger = Ledger(s.ledger_dir)
+        ledger = self.ledger = Ledger(s.ledger_dir)
         if self.redis is not None:
             limiter = RateLimiter(
                 RedisRateLimiter(self.redis, s.redis_prefix, s.rate_window_seconds),
@@ -167,3 +167,4 @@ class EdgeApp:
             await self.downstream.close()
         if self.redis is not None:
             await self.redis.aclose()
+        self.ledger.close()

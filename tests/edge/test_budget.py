@@ -96,11 +96,19 @@ async def test_spend_survives_redis_losing_its_data(
     with pytest.raises(BudgetExceeded):
         await a.reserve("t", 1000, 401, hold_seconds=30)
 
-    # An edge process restarts too: its ledger file keeps its total.
+    # An edge process restarts too: its successor takes over its ledger.
     await redis.delete(*[k async for k in redis.scan_iter(match=prefix + "*")])
-    restarted_a = Budgets(RedisBudgets(redis, prefix, Ledger(str(tmp_path / "a"))), "closed")
+    ledger_a.close()
+    successor = Ledger(str(tmp_path / "a"))
+    assert successor.instance == ledger_a.instance
+    restarted_a = Budgets(RedisBudgets(redis, prefix, successor), "closed")
     await b.usage("t")
     assert (await restarted_a.usage("t")).spent == 600
+    # A second live process on the same directory gets an instance of its own.
+    sibling = Ledger(str(tmp_path / "a"))
+    assert sibling.instance != successor.instance
+    for ledger in (successor, sibling, ledger_b):
+        ledger.close()
 
 
 async def test_unreachable_redis_fails_open_or_closed() -> None:
@@ -120,5 +128,4 @@ async def test_unreachable_redis_fails_open_or_closed() -> None:
 async def test_free_models_reserve_and_settle_nothing(redis: Redis, prefix: str) -> None:
     budgets = Budgets(RedisBudgets(redis, prefix, Ledger("")), "closed")
     await budgets.settle(await budgets.reserve("t", 1000, 0, hold_seconds=0.01), 0)
-    assert await budgets.usage("t") == (await budgets.usage("t"))
     assert (await budgets.usage("t")).spent == 0

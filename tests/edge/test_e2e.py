@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -466,3 +467,63 @@ def test_cli_ingests_and_asks(mesh: Mesh, tmp_path: Path) -> None:
         [*base, "usage"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
     )
     assert "tenant cache (paid tier)" in usage.stdout
+
+
+def test_grpcurl_runs_the_readme_ask_stream(mesh: Mesh, corpus: dict[str, int]) -> None:
+    grpcurl = Path(sys.executable).parent / "grpcurl"
+    if not grpcurl.exists():
+        pytest.skip("grpcurl is not installed")
+    result = subprocess.run(
+        [
+            str(grpcurl),
+            "-plaintext",
+            "-H",
+            f"authorization: Bearer {mesh.keys['acme']}",
+            "-d",
+            '{"question": "' + QUESTION + '", "max_tokens": 24}',
+            mesh.edge.target,
+            "aimesh.edge.v1.EdgeService/AskStream",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert '"documentId": "zephyr"' in result.stdout
+
+
+def test_metrics_show_requests_tokens_cost_and_cache(mesh: Mesh) -> None:
+    request = edge_pb2.ChatRequest(
+        messages=user("Write a short poem about the sea."), max_tokens=8, temperature=0.0
+    )
+    for _ in range(2):
+        mesh.stub.Chat(request, metadata=mesh.auth("cache"), timeout=120)
+    with urllib.request.urlopen(f"http://127.0.0.1:{mesh.edge.metrics_port}/metrics") as page:
+        text = page.read().decode()
+    for series in (
+        'aimesh_edge_requests_total{rpc="Chat",tier="paid"}',
+        'aimesh_edge_cache_lookups_total{result="hit"}',
+        'aimesh_edge_tokens_total{direction="output",model="smollm2-135m",tenant="cache"}',
+        'aimesh_edge_cost_micros_total{model="smollm2-135m",tenant="cache"}',
+        "aimesh_edge_time_to_first_token_seconds_count",
+        'aimesh_edge_rejections_total{reason="PROMPT_INJECTION",rpc="Chat"}',
+    ):
+        assert series in text, series
+
+
+def test_without_redis_an_edge_limits_in_process(mesh: Mesh) -> None:
+    env = {k: v for k, v in mesh.edge_env.items() if k != "AIMESH_EDGE_REDIS_URL"}
+    with ServiceProcess("edge", env) as alone:
+        with grpc.insecure_channel(alone.target) as channel:
+            stub = edge_pb2_grpc.EdgeServiceStub(channel)
+            for _ in range(3):
+                stub.GetUsage(edge_pb2.GetUsageRequest(), metadata=mesh.auth("tight"), timeout=10)
+            with pytest.raises(grpc.RpcError) as raised:
+                stub.GetUsage(edge_pb2.GetUsageRequest(), metadata=mesh.auth("tight"), timeout=10)
+            assert raised.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+            reply = stub.Chat(
+                edge_pb2.ChatRequest(messages=user("A poem about rain."), max_tokens=4),
+                metadata=mesh.auth("budget"),
+                timeout=120,
+            )
+            assert reply.text and reply.cost_micros > 0
