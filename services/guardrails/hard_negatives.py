@@ -83,6 +83,15 @@ TEMPLATES = [
 ]  # fmt: skip
 
 
+# Short everyday messages: too little text to judge, and never an attack on their own.
+SHORT = [
+    "hello", "hi", "hi there", "hey", "thanks", "thank you!", "ok", "yes", "no", "good morning",
+    "what's up?", "help", "can you help me?", "continue", "go on", "more please", "why?",
+    "tell me more", "sounds good", "got it", "cool", "hello, how are you?", "bye", "test",
+    "mail me", "call me", "my email", "see above", "never mind", "start", "stop", "again",
+]  # fmt: skip
+
+
 def generate(n: int = 1200, seed: int = 7) -> list[str]:
     rng = random.Random(seed)
     out: set[str] = set()

@@ -1,9 +1,9 @@
 """Train the PERSON / LOCATION / STREET_ADDRESS tagger (part of `make train-guardrails`).
 
 Data: presidio-research's sentence templates (presidio_research_templates.txt)
-filled with values from Faker (a PyPI package) in several locales, with a
-fixed seed. The evaluation set, presidio_research_generated_dev.json, is never
-read here. Caveat stated in the eval output too: that set was itself made from
+and our own frames (data/ner_extra_templates.txt), filled with values from
+Faker (a PyPI package) in several locales, with a fixed seed. The evaluation
+set, presidio_research_generated_dev.json, is never read here. Caveat stated in the eval output too: that set was itself made from
 these templates with Faker values, so template and name overlap flatter the
 figures compared with text from the wild.
 
@@ -104,6 +104,16 @@ def _case(value: str, rng: random.Random) -> str:
     return value
 
 
+EXTRA_TEMPLATES = Path(__file__).resolve().parent / "data" / "ner_extra_templates.txt"
+
+
+def extra_templates() -> list[str]:
+    lines = EXTRA_TEMPLATES.read_text(encoding="utf-8").splitlines()
+    return [
+        line.replace("\\n", "\n") for line in lines if line.strip() and not line.startswith("#")
+    ]
+
+
 def generate(rng: random.Random) -> list[tuple[str, list[tuple[int, int, str]]]]:
     """(sentence, [(start, end, label)]) from every template, Faker values in random locales."""
     from faker import Faker
@@ -115,7 +125,7 @@ def generate(rng: random.Random) -> list[tuple[str, list[tuple[int, int, str]]]]
         fakers[locale] = (fake, _fillers(fake))
     random.seed(rng.randrange(1 << 30))
     out = []
-    for template in datasets.presidio_templates():
+    for template in datasets.presidio_templates() + extra_templates():
         for _ in range(SENTENCES_PER_TEMPLATE):
             _, fill = fakers[rng.choice(LOCALES)]
             text = ""
@@ -137,8 +147,21 @@ def generate(rng: random.Random) -> list[tuple[str, list[tuple[int, int, str]]]]
                 text += value
                 cursor = m.end()
             text += template[cursor:]
-            out.append((text, spans))
+            out.append((text, [_with_suffix(text, span) for span in spans]))
     return out
+
+
+_SUFFIX = re.compile(r" (?:street|st\.|road|avenue|lane)\b", re.IGNORECASE)
+
+
+def _with_suffix(text: str, span: tuple[int, int, str]) -> tuple[int, int, str]:
+    """ "Baker Street" is one address even where presidio's frame wrote "{{street_name}} Street"."""
+    start, end, label = span
+    if label == "STREET_ADDRESS":
+        m = _SUFFIX.match(text, end)
+        if m:
+            return start, m.end(), label
+    return span
 
 
 def build_gazetteer(rng: random.Random, samples: int = 600) -> Gazetteer:

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import html
 import re
 import unicodedata
+import urllib.parse
 
 HOMOGLYPHS = str.maketrans(
     {
@@ -35,6 +37,7 @@ _LEET_WORD = re.compile(r"(?<![a-z0-9@$|!+'])(?:[a-z']+[0-9@$|!+]|[0-9@$|!+]+[a-
 _SPACED = re.compile(r"(?:(?<=\s)|^)(?:\w[\\ .*_-]){3,}\w\b")
 _BASE64 = re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{16,}={0,2}(?![A-Za-z0-9+/=])")
 _HEX = re.compile(r"(?<![0-9A-Fa-f])(?:[0-9A-Fa-f]{2}[ :]?){8,}(?![0-9A-Fa-f])")
+_URL_ESCAPES = re.compile(r"(?:%[0-9A-Fa-f]{2}){4,}")
 _BACKSLASHED = re.compile(r"\\(?=\S)")
 
 
@@ -53,8 +56,14 @@ def _readable(raw: bytes) -> str | None:
 
 
 def decoded_payloads(text: str) -> list[str]:
-    """Readable text hidden in base64, hex or tag characters."""
+    """Readable text hidden in base64, hex, HTML entities, URL escapes or tag characters."""
     out: list[str] = []
+    if "&#" in text or "&x" in text:
+        unescaped = html.unescape(text)
+        if unescaped != text:
+            out.append(unescaped)
+    if _URL_ESCAPES.search(text):
+        out.append(urllib.parse.unquote(text))
     tags = "".join(chr(ord(c) - 0xE0000) for c in text if 0xE0020 <= ord(c) <= 0xE007E)
     if tags:
         out.append(tags)

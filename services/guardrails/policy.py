@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -80,8 +81,8 @@ class TenantPolicyFile(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    actions: dict[str, Action] = {}
-    disabled_detectors: list[str] = []
+    actions: dict[str, Literal["REPORT", "REDACT", "BLOCK"]] = {}
+    disabled_detectors: list[Literal[DETECTORS]] = []  # type: ignore[valid-type]
     min_score: float = Field(0.0, ge=0, le=1)
     injection_threshold: float | None = Field(None, gt=0, lt=1)
 
@@ -97,7 +98,7 @@ class PolicyFile(BaseModel):
 
 def _apply(base: Policy, entry: TenantPolicyFile) -> Policy:
     return base.overridden(
-        actions=entry.actions,
+        actions={name: Action[action] for name, action in entry.actions.items()},
         disabled=set(entry.disabled_detectors),
         min_score=entry.min_score,
         injection_threshold=entry.injection_threshold,

@@ -19,7 +19,7 @@ class GuardrailsSettings(ServiceSettings):
     max_stream_hold_chars: int = Field(1024, ge=64, le=65_536)
     # JSON file of tenant policies; see policy.PolicyFile. Empty: built-in defaults.
     policy_file: Path | None = None
-    injection_threshold: float = Field(0.6, gt=0, lt=1)
+    injection_threshold: float = Field(0.5, gt=0, lt=1)
     # Documents (SOURCE_DOCUMENT) are judged with threshold * this factor.
     document_threshold_factor: float = Field(0.8, gt=0, le=1)
     # Texts longer than this are scanned in a worker thread so that a large

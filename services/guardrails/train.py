@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import random
 import sys
 import time
 from pathlib import Path
@@ -35,6 +36,11 @@ def injection_training_set() -> tuple[list[str], list[int]]:
         if line.strip() and not line.startswith("#")
     ]  # fmt: skip
     negatives += hard_negatives.generate()
+    negatives += hard_negatives.SHORT
+    # Benign sentences full of PII (presidio's frames, Faker values): PII is not an attack.
+    from services.guardrails.ner_train import generate
+
+    negatives += [text for text, _ in generate(random.Random(11))[::8]]
     texts += negatives
     labels += [0] * len(negatives)
     return texts, labels
@@ -54,7 +60,7 @@ def train_injection() -> None:
     totals = np.asarray(counts.sum(axis=1)).ravel()
     matrix = diags(1.0 / np.sqrt(np.maximum(totals, 1.0))) @ counts
     y = np.asarray(labels)
-    model = LogisticRegression(C=20.0, max_iter=2000, class_weight="balanced")
+    model = LogisticRegression(C=20.0, max_iter=3000)
     model.fit(matrix, y)
     coef = model.coef_[0]
     names = vectorizer.get_feature_names_out()

@@ -47,6 +47,7 @@ DATE_TIME = re.compile(
 )
 _NUMERIC_DATE = re.compile(r"(\d{1,4})[/.-](\d{1,2})[/.-](\d{1,4})")
 
+_SSN_SHAPE = re.compile(r"\d{3}-\d{2}-\d{4}")
 _BIN_PREFIX = re.compile(r"^(?:3[47]|3[068]|4|5[1-5]|2[2-7]|6(?:011|5|4[4-9]|22)|35)")
 
 
@@ -130,8 +131,15 @@ def detect(text: str) -> list[Finding]:
         main = value.split("x")[0].split("ext")[0]
         main_digits = sum(ch.isdigit() for ch in main)
         separated = any(ch in " .-()" for ch in main.strip()) or value.startswith("+")
-        if main_digits < 7 or n_digits > 18 or not separated or len(set(main) - set(" .-()+")) == 1:
+        if (
+            not 7 <= main_digits <= 15
+            or n_digits > 21
+            or not separated
+            or len(set(main) - set(" .-()+")) == 1
+        ):
             continue
+        if _SSN_SHAPE.fullmatch(value):
+            continue  # 3-2-4 digits is an SSN's shape (an invalid one), not a phone's
         add("PHONE_NUMBER", start, end, 0.75)
     return found
 
