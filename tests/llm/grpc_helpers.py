@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import urllib.request
+from typing import Any
 
 import grpc
-from google.protobuf.message import Message
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
@@ -16,10 +16,10 @@ def user(text: str) -> list[llm_pb2.Message]:
     return [llm_pb2.Message(role="user", content=text)]
 
 
-async def details(call: grpc.aio.Call) -> dict[str, Message]:
+async def details(call: grpc.aio.Call) -> dict[str, Any]:
     """The google.rpc details of a failed call, by type name."""
     status = await rpc_status.aio.from_call(call)
-    found: dict[str, Message] = {}
+    found: dict[str, Any] = {}
     if status is None:
         return found
     for packed in status.details:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import grpc
 import pytest
@@ -65,7 +66,7 @@ async def test_generate_answers_with_everything(stub: llm_pb2_grpc.LlmServiceStu
     ],
 )
 async def test_bad_input_is_invalid_argument_naming_the_field(
-    stub: llm_pb2_grpc.LlmServiceStub, request_fields: dict[str, object], field: str
+    stub: llm_pb2_grpc.LlmServiceStub, request_fields: dict[str, Any], field: str
 ) -> None:
     for rpc, message in (
         (stub.Generate, llm_pb2.GenerateRequest),
