@@ -360,13 +360,15 @@ class Pipeline:
         max_tokens = check_model_limits(model, request.max_tokens, prompt_tokens)
         await self.gate.admit(caller, rpc, prompt_tokens + max_tokens)
 
+        # User turns are untrusted; system prompts come from the calling
+        # application, and assistant turns are earlier model output.
         checked = [
             (f"messages[{i}].content", c)
             for i, (role, c) in enumerate(request.messages)
-            if role != "assistant"
+            if role == "user"
         ]
         guarded = iter(await self.guard_input(caller, checked, deadline, rpc))
-        messages = [(r, c if r == "assistant" else next(guarded)) for r, c in request.messages]
+        messages = [(r, next(guarded) if r == "user" else c) for r, c in request.messages]
 
         digest = None
         if self.settings.cache_enabled and request.temperature == 0:
