@@ -19,9 +19,41 @@ NOTHING_FOUND = (
 )
 _MARKER = re.compile(r"\[(\d{1,3})\]")
 _WORD = re.compile(r"[^\W_]{4,}", re.UNICODE)
-# Share of an answer's content words a source must contain to count as used
-# when the model cited nothing explicitly.
+# Without [n] markers, a source counts as used when it shares at least this
+# share of the words that the best-matching source shares with the answer.
 _OVERLAP_SHARE = 0.5
+_STOPWORDS = {
+    "that",
+    "this",
+    "with",
+    "from",
+    "have",
+    "were",
+    "which",
+    "their",
+    "there",
+    "about",
+    "would",
+    "could",
+    "should",
+    "these",
+    "those",
+    "into",
+    "than",
+    "then",
+    "them",
+    "they",
+    "what",
+    "when",
+    "where",
+    "will",
+    "your",
+    "also",
+    "been",
+    "being",
+    "does",
+    "some",
+}
 
 
 @dataclass(frozen=True)
@@ -67,24 +99,24 @@ def assemble(
     return SYSTEM_PROMPT + body, used
 
 
+def _content_words(text: str) -> set[str]:
+    return {w.lower() for w in _WORD.findall(text)} - _STOPWORDS
+
+
 def cited_sources(answer: str, sources: list[Source]) -> list[Source]:
     """The sources the answer used: those it cites as [n]; failing any valid
-    marker, those sharing enough of its words; failing that, the best source it
-    was given (it was grounded on them). Never a source it was not given."""
+    marker, those sharing the most content words with it; failing that, the
+    best-ranked source it was given (it was grounded on them). Never a source
+    it was not given."""
     if not sources:
         return []
     by_index = {s.index: s for s in sources}
     marked = sorted({int(m) for m in _MARKER.findall(answer) if int(m) in by_index})
     if marked:
         return [by_index[i] for i in marked]
-    words = {w.lower() for w in _WORD.findall(answer)}
-    if words:
-        overlapping = [
-            s
-            for s in sources
-            if len(words & {w.lower() for w in _WORD.findall(s.text)})
-            >= _OVERLAP_SHARE * len(words)
-        ]
-        if overlapping:
-            return overlapping
-    return [sources[0]]
+    words = _content_words(answer)
+    shared = [len(words & _content_words(s.text)) for s in sources]
+    best = max(shared)
+    if best == 0:
+        return [sources[0]]
+    return [s for s, n in zip(sources, shared, strict=True) if n >= _OVERLAP_SHARE * best]
