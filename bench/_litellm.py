@@ -1,0 +1,61 @@
+"""LiteLLM proxy for the overhead comparison, in its own virtualenv under var/bench/.
+
+LiteLLM is a competitor measured by the bench, not a dependency of aimesh: it
+pulls in hundreds of packages whose pins would clash with requirements.txt, so
+it lives in a separate virtualenv that the bench creates on its first run.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+# The one pin of the bench-only LiteLLM (separate venv: its dependencies would clash with ours).
+LITELLM_REQUIREMENT = "litellm[proxy]==1.110.2"
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_DIR = ROOT / "var" / "bench" / "litellm-venv"
+_STAMP = VENV_DIR / ".installed"
+
+
+def ensure_litellm() -> Path:
+    """Create the virtualenv and install LiteLLM once; return the `litellm` executable."""
+    executable = VENV_DIR / "bin" / "litellm"
+    if _STAMP.exists() and _STAMP.read_text().strip() == LITELLM_REQUIREMENT:
+        return executable
+    print(f"(installing {LITELLM_REQUIREMENT} into {VENV_DIR}, first run only)", flush=True)
+    venv.EnvBuilder(with_pip=True, clear=True).create(VENV_DIR)
+    pip = [str(VENV_DIR / "bin" / "python"), "-m", "pip", "install", "--quiet"]
+    subprocess.run([*pip, "--upgrade", "pip"], check=True, stdout=sys.stderr)
+    subprocess.run([*pip, LITELLM_REQUIREMENT], check=True, stdout=sys.stderr)
+    _STAMP.write_text(LITELLM_REQUIREMENT + "\n")
+    return executable
+
+
+def litellm_config(upstream_url: str, model: str) -> str:
+    """config.yaml: one model on the upstream, no database, no master key."""
+    return (
+        "model_list:\n"
+        f"  - model_name: {model}\n"
+        "    litellm_params:\n"
+        f"      model: openai/{model}\n"
+        f"      api_base: {upstream_url}\n"
+        "      api_key: sk-bench\n"
+        "litellm_settings:\n"
+        "  drop_params: true\n"
+        "  telemetry: false\n"
+    )
+
+
+def litellm_env() -> dict[str, str]:
+    """Offline, quiet, no telemetry: the proxy must not reach the internet."""
+    return {
+        **os.environ,
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+        "LITELLM_TELEMETRY": "False",
+        "LITELLM_LOG": "ERROR",
+        "DISABLE_SCHEMA_UPDATE": "True",
+    }
