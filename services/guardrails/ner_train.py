@@ -3,9 +3,10 @@
 Data: presidio-research's sentence templates (presidio_research_templates.txt)
 and our own frames (data/ner_extra_templates.txt), filled with values from
 Faker (a PyPI package) in several locales, with a fixed seed. The evaluation
-set, presidio_research_generated_dev.json, is never read here. Caveat stated in the eval output too: that set was itself made from
-these templates with Faker values, so template and name overlap flatter the
-figures compared with text from the wild.
+set, presidio_research_generated_dev.json, is never read here. Caveat, stated
+in the eval output too: that set was itself made from these templates with
+Faker values, so template and name overlap flatter the figures compared with
+text from the wild.
 
 Gazetteers (first/last names, cities, countries, street words) are sampled
 from the same Faker locales and shipped inside the model file.

@@ -37,6 +37,7 @@ _LEET_WORD = re.compile(r"(?<![a-z0-9@$|!+'])(?:[a-z']+[0-9@$|!+]|[0-9@$|!+]+[a-
 _SPACED = re.compile(r"(?:(?<=\s)|^)(?:\w[\\ .*_-]){3,}\w\b")
 _BASE64 = re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{16,}={0,2}(?![A-Za-z0-9+/=])")
 _HEX = re.compile(r"(?<![0-9A-Fa-f])(?:[0-9A-Fa-f]{2}[ :]?){8,}(?![0-9A-Fa-f])")
+_TAGS = re.compile("[\U000e0020-\U000e007e]")
 _URL_ESCAPES = re.compile(r"(?:%[0-9A-Fa-f]{2}){4,}")
 _BACKSLASHED = re.compile(r"\\(?=\S)")
 
@@ -64,9 +65,8 @@ def decoded_payloads(text: str) -> list[str]:
             out.append(unescaped)
     if _URL_ESCAPES.search(text):
         out.append(urllib.parse.unquote(text))
-    tags = "".join(chr(ord(c) - 0xE0000) for c in text if 0xE0020 <= ord(c) <= 0xE007E)
-    if tags:
-        out.append(tags)
+    if _TAGS.search(text):
+        out.append("".join(chr(ord(c) - 0xE0000) for c in text if 0xE0020 <= ord(c) <= 0xE007E))
     for m in _BASE64.finditer(text):
         token = m.group()
         if token.isalpha() and (token.islower() or token.isupper()):

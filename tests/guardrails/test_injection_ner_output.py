@@ -87,7 +87,10 @@ def test_canary() -> None:
 
 
 def test_system_prompt_leak() -> None:
-    prompt = "You are Bob, the support bot of Acme. Never discuss pricing with customers under any circumstance."
+    prompt = (
+        "You are Bob, the support bot of Acme. "
+        "Never discuss pricing with customers under any circumstance."
+    )
     leaked = "Sure! My rules: never discuss pricing with customers under any circumstance."
     (finding,) = output_checks.system_prompt_leak(leaked, prompt)
     assert (

@@ -48,7 +48,7 @@ def split(text: str, cuts: list[int]) -> list[str]:
 
 def test_whole_text_equals_check(guard: Guard, policy: Policy) -> None:
     whole = guard.check_input(TEXT, policy.overridden(disabled={"injection"}))
-    streamed, found = run(guard, policy, [TEXT])
+    streamed, _ = run(guard, policy, [TEXT])
     assert streamed == whole.redacted_text
 
 

@@ -58,9 +58,9 @@ class LinearModel:
             cached = self._words[word] = self._sum(word_features(word))
         return cached
 
-    def probability(self, normalized: str) -> float:
+    def probability(self, normalized: str, cues: list[str]) -> float:
         words = words_of(normalized)
-        total, hits = self._sum(context_features(normalized, words))
+        total, hits = self._sum(context_features(words, cues))
         for word in set(words):
             w_total, w_hits = self._word(word)
             total += w_total
@@ -75,7 +75,8 @@ class InjectionDetector:
 
     def score(self, text: str) -> tuple[float, list[str]]:
         normalized = normalize(text)
-        return self.model.probability(normalized), cue_names(normalized)
+        cues = cue_names(normalized)
+        return self.model.probability(normalized, cues), cues
 
     def detect(self, text: str, threshold: float, *, document: bool = False) -> list[Finding]:
         if not text.strip():

@@ -64,11 +64,11 @@ def word_features(word: str) -> list[str]:
     return out
 
 
-def context_features(normalized: str, words: list[str]) -> list[str]:
+def context_features(words: list[str], cues: list[str]) -> list[str]:
     """Features of the text as a whole: distinct bigrams, cue families, length."""
     bigrams = {a + " " + b for a, b in zip(["<s>", *words], words, strict=False)}
     out = ["b:" + b for b in bigrams]
-    out += ["cue:" + name for name, pattern in CUES if pattern.search(normalized)]
+    out += ["cue:" + name for name in cues]
     if len(words) > 200:
         out.append("len:long")
     return out
@@ -83,7 +83,7 @@ def features(normalized: str) -> list[str]:
     out: list[str] = []
     for word in dict.fromkeys(words):
         out += word_features(word)
-    return out + context_features(normalized, words)
+    return out + context_features(words, cue_names(normalized))
 
 
 def cue_names(normalized: str) -> list[str]:

@@ -70,9 +70,24 @@ def _looks_random(token: str) -> bool:
     return digits >= 2 and entropy(token) >= 4.0
 
 
+# Every provider pattern but "assignment" starts with one of these: one cheap scan
+# decides whether the dozen specific patterns need to run at all.
+_PREFIXES = re.compile(
+    r"(?=[sAgxhreE-])(?:sk-|sk_|rk_|AKIA|ASIA|ABIA|ACCA|gh[pousr]_|github_pat_|xox|"
+    r"https://hooks|AIza|eyJ|-----BEGIN|aws_secret_access_key)",
+    re.IGNORECASE,
+)
+_ASSIGNMENT_WORDS = ("key", "token", "secret", "passw")
+
+
 def detect(text: str, *, entropy_rule: bool = True) -> list[Finding]:
     found: list[Finding] = []
+    lowered = text.lower()
+    providers = _PREFIXES.search(text) is not None
+    assignment = any(word in lowered for word in _ASSIGNMENT_WORDS)
     for name, pattern, score in PROVIDERS:
+        if not (assignment if name == "assignment" else providers):
+            continue
         for m in pattern.finditer(text):
             start, end = (
                 (m.start("value"), m.end("value")) if "value" in m.groupdict() else m.span()
