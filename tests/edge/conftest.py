@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from redis.asyncio import BlockingConnectionPool, Redis
+
+from tests.edge.mesh import Mesh, start_mesh
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -27,3 +29,13 @@ async def prefix(redis: Redis) -> AsyncIterator[str]:
     keys = [k async for k in redis.scan_iter(match=value + "*", count=1000)]
     if keys:
         await redis.delete(*keys)
+
+
+@pytest.fixture(scope="package")
+def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
+    """The four real services and the real Redis, started once for the edge tests."""
+    running = start_mesh(tmp_path_factory.mktemp("mesh"))
+    try:
+        yield running
+    finally:
+        running.stop()
