@@ -41,9 +41,21 @@ def injection_training_set() -> tuple[list[str], list[int]]:
     from services.guardrails.ner_train import generate
 
     negatives += [text for text, _ in generate(random.Random(11))[::8]]
+    negatives += benign_documents(
+        [e.text for e in examples if e.label == 0 and len(e.text) > 40], random.Random(3)
+    )
     texts += negatives
     labels += [0] * len(negatives)
     return texts, labels
+
+
+def benign_documents(sentences: list[str], rng: random.Random, n: int = 600) -> list[str]:
+    """Long benign texts made of benign training prompts: length alone is no sign of attack."""
+    out = []
+    for _ in range(n):
+        k = rng.randint(4, 14)
+        out.append((" " if rng.random() < 0.5 else "\n").join(rng.sample(sentences, k)))
+    return out
 
 
 def train_injection() -> None:

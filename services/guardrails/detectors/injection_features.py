@@ -86,5 +86,24 @@ def features(normalized: str) -> list[str]:
     return out + context_features(words, cue_names(normalized))
 
 
+# A cue's pattern can only match if one of these words is present: cheap
+# substring tests spare the regex scans on most texts.
+CUE_GATES: dict[str, tuple[str, ...]] = {
+    "override": ("ignore", "disregard", "forget", "override", "bypass", "skip"),
+    "persona": (
+        "developer", "dan", "anything", "jailbr", "unfiltered", "uncensored", "restriction",
+        "limitation", "filter", "guideline", "rules", "censorship", "limits", "character",
+        "you are", "pretend", "act as", "from now on",
+    ),
+    "extraction": ("prompt", "instruction", "above", "rules", "guideline", "configuration"),
+    "addressed": ("ai", "assistant", "model", "llm", "chatbot"),
+    "decoded": ("decode", "base64", "rot13", "hex", "encoded"),
+}  # fmt: skip
+
+
 def cue_names(normalized: str) -> list[str]:
-    return [name for name, pattern in CUES if pattern.search(normalized)]
+    return [
+        name
+        for name, pattern in CUES
+        if any(word in normalized for word in CUE_GATES[name]) and pattern.search(normalized)
+    ]

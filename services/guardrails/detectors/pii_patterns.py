@@ -113,7 +113,7 @@ def detect(text: str) -> list[Finding]:
             local = EMAIL_LOCAL.search(text, max(0, m.start() - 64), m.start())
             if local and (local.start() == 0 or text[local.start() - 1] not in _EMAIL_BEFORE):
                 add("EMAIL_ADDRESS", local.start(), m.end(), 0.95)
-    if not any(ch.isdigit() for ch in text):
+    if not _DIGIT.search(text):
         _word_dates(text, taken, add)
         return found
     for m in IBAN.finditer(text):
@@ -178,6 +178,7 @@ def _valid_ip(value: str) -> bool:
     return not (address.version == 4 and value.startswith("0."))
 
 
+_DIGIT = re.compile(r"\d")
 _EMAIL_BEFORE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-")
 
 
