@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import gzip
 import hashlib
@@ -53,6 +54,8 @@ _EXPECTED_SHA256 = {
 }
 _TOKENS_PER_MESSAGE = 3
 _REPLY_PRIMING_TOKENS = 3
+# Up to this many characters tiktoken is faster than a hop to a thread.
+_INLINE_CHARS = 16_384
 
 
 @dataclass(frozen=True)
@@ -160,12 +163,18 @@ class TokenCounter:
         found = self._encoding(spec, kind)
         if found is not None:
             name, encoding = found
-            tokens = _REPLY_PRIMING_TOKENS + sum(
-                _TOKENS_PER_MESSAGE
-                + len(encoding.encode_ordinary(m.role))
-                + len(encoding.encode_ordinary(m.content))
-                for m in messages
-            )
+
+            def count() -> int:
+                return _REPLY_PRIMING_TOKENS + sum(
+                    _TOKENS_PER_MESSAGE
+                    + len(encoding.encode_ordinary(m.role))
+                    + len(encoding.encode_ordinary(m.content))
+                    for m in messages
+                )
+
+            # Encoding is CPU-bound: long inputs go off the event loop.
+            large = sum(len(m.content) for m in messages) > _INLINE_CHARS
+            tokens = await asyncio.to_thread(count) if large else count()
             return TokenCount(tokens, True, name)
         tokens = sum(
             ESTIMATE_TOKENS_PER_MESSAGE + estimate_text_tokens(m.content) for m in messages
@@ -181,5 +190,9 @@ class TokenCounter:
         found = self._encoding(spec, kind)
         if found is not None:
             name, encoding = found
+            if len(text) > _INLINE_CHARS:
+                return TokenCount(
+                    len(await asyncio.to_thread(encoding.encode_ordinary, text)), True, name
+                )
             return TokenCount(len(encoding.encode_ordinary(text)), True, name)
         return TokenCount(estimate_text_tokens(text), False, "estimate")
