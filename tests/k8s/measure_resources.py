@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 
 import grpc
@@ -118,7 +118,7 @@ async def guardrails_load(target: str) -> None:
 
 
 def measure(
-    name: str, env: dict[str, str], load: Callable[[str], Awaitable[None]] | None
+    name: str, env: dict[str, str], load: Callable[[str], Coroutine[None, None, None]] | None
 ) -> tuple[str, float, float, float, float, str]:
     started = time.monotonic()
     with ServiceProcess(name, env, start_timeout=600) as service:
@@ -156,7 +156,8 @@ def main() -> None:
         measure("edge", {"AIMESH_EDGE_REDIS_PREFIX": f"measure:{os.getpid()}:"}, None),
     ]
     print(
-        "| service | start to SERVING (s) | RSS idle (MiB) | peak RSS under load (MiB) | CPU s of load | note |"
+        "| service | start to SERVING (s) | RSS idle (MiB) | peak RSS under load (MiB) "
+        "| CPU s of load | note |"
     )
     print("|---|---|---|---|---|---|")
     for name, start_s, idle, peak, cpu, note in rows:
