@@ -13,8 +13,9 @@ import sys
 import venv
 from pathlib import Path
 
-# The one pin of the bench-only LiteLLM (separate venv: its dependencies would clash with ours).
-LITELLM_REQUIREMENT = "litellm[proxy]==1.110.2"
+# The one pin of the bench-only LiteLLM (separate venv: its dependencies would clash with
+# ours). 1.106.12: newer [proxy] extras need packages PyPI does not serve; 1.107.0 was compromised.
+LITELLM_REQUIREMENT = "litellm[proxy]==1.106.12"
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_DIR = ROOT / "var" / "bench" / "litellm-venv"
@@ -35,8 +36,13 @@ def ensure_litellm() -> Path:
     return executable
 
 
+# A fixed master key: without one the proxy refuses to start; with no database it
+# is a plain comparison, the counterpart of aimesh's API key check.
+MASTER_KEY = "sk-bench-0123456789abcdef0123456789abcdef0123456789abcdef"
+
+
 def litellm_config(upstream_url: str, model: str) -> str:
-    """config.yaml: one model on the upstream, no database, no master key."""
+    """config.yaml: one model on the upstream, no database, a fixed master key."""
     return (
         "model_list:\n"
         f"  - model_name: {model}\n"
@@ -47,6 +53,8 @@ def litellm_config(upstream_url: str, model: str) -> str:
         "litellm_settings:\n"
         "  drop_params: true\n"
         "  telemetry: false\n"
+        "general_settings:\n"
+        f"  master_key: {MASTER_KEY}\n"
     )
 
 
