@@ -304,3 +304,32 @@ def test_without_redis_an_edge_limits_in_process(mesh: Mesh) -> None:
                 timeout=120,
             )
             assert reply.text and reply.cost_micros > 0
+
+
+def test_redis_unreachable_follows_the_failure_mode(mesh: Mesh) -> None:
+    dead = {**mesh.edge_env, "AIMESH_EDGE_REDIS_URL": "redis://127.0.0.1:9/0"}
+    # Failing closed, the edge cannot admit anyone: it says so in its health.
+    with ServiceProcess(
+        "edge", {**dead, "AIMESH_EDGE_REDIS_FAILURE_MODE": "closed"}, wait_serving=False
+    ) as closed:
+        closed.wait_for_health("NOT_SERVING", timeout=30)
+        with grpc.insecure_channel(closed.target) as channel:
+            with pytest.raises(grpc.RpcError) as raised:
+                edge_pb2_grpc.EdgeServiceStub(channel).GetUsage(
+                    edge_pb2.GetUsageRequest(), metadata=mesh.auth("acme"), timeout=10
+                )
+        assert raised.value.code() == grpc.StatusCode.UNAVAILABLE
+        assert details(raised.value)["ErrorInfo"].reason == "LIMITER_UNAVAILABLE"  # type: ignore[attr-defined]
+    # Failing open, it serves, counts the failures and logs them.
+    with ServiceProcess("edge", {**dead, "AIMESH_EDGE_REDIS_FAILURE_MODE": "open"}) as opened:
+        with grpc.insecure_channel(opened.target) as channel:
+            reply = edge_pb2_grpc.EdgeServiceStub(channel).Chat(
+                edge_pb2.ChatRequest(messages=user("A poem about rain."), max_tokens=4),
+                metadata=mesh.auth("acme"),
+                timeout=120,
+            )
+        assert reply.text
+        with urllib.request.urlopen(f"http://127.0.0.1:{opened.metrics_port}/metrics") as page:
+            text = page.read().decode()
+        assert 'aimesh_edge_store_failures_total{component="ratelimit",mode="open"}' in text
+        assert opened.logs("rate limiter store unreachable")
