@@ -20,6 +20,7 @@ import random
 import re
 import time
 from collections.abc import Callable
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,8 @@ STREET_KEYWORDS = (
     "vägen", "tie", "katu", "út", "utca",
 )  # fmt: skip
 SENTENCES_PER_TEMPLATE = 40
+_EPOCH, _END = datetime(1970, 1, 1), datetime(2024, 12, 31)
+_BORN_FROM, _BORN_TO = date(1930, 1, 1), date(2006, 12, 31)
 SEED = 20261128
 _SLOT = re.compile(r"\{\{(\w+)\}\}")
 
@@ -65,9 +68,12 @@ def _fillers(fake: Any) -> dict[str, Callable[[], Any]]:
         "state_abbr": _state(f), "organization": f.company, "company": f.company,
         "credit_card_number": f.credit_card_number, "phone_number": f.phone_number,
         "email": f.email, "iban": f.iban, "ssn": f.ssn, "ip_address": f.ipv4,
-        "url": f.url, "job": f.job, "date_time": lambda: str(f.date_time()),
-        "date_of_birth": lambda: f.date_of_birth().strftime("%m/%d/%Y"),
-        "day_of_week": f.day_of_week, "year": f.year, "age": lambda: str(random.randint(18, 90)),
+        "url": f.url, "job": f.job,
+        # Fixed date ranges: Faker's defaults end "now", which would break reproducibility.
+        "date_time": lambda: str(f.date_time_between(_EPOCH, _END)),
+        "date_of_birth": lambda: f.date_between(_BORN_FROM, _BORN_TO).strftime("%m/%d/%Y"),
+        "day_of_week": f.day_of_week, "year": lambda: str(f.random_int(1950, 2024)),
+        "age": lambda: str(random.randint(18, 90)),
         "prefix": f.prefix, "prefix_male": f.prefix_male, "prefix_female": f.prefix_female,
         "nationality": lambda: random.choice(["American", "German", "Danish", "Italian", "Greek"]),
         "nation_woman": lambda: random.choice(["Danish woman", "French woman", "Swede"]),

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import random
 import sys
 import time
@@ -89,6 +90,11 @@ def train_injection() -> None:
 
 
 def main(argv: list[str]) -> None:
+    if os.environ.get("PYTHONHASHSEED") != "0":
+        # Some Faker data are sets, whose order follows string hashing: pin it so
+        # that a re-run writes byte-identical model files.
+        env = {**os.environ, "PYTHONHASHSEED": "0"}
+        os.execve(sys.executable, [sys.executable, "-m", "services.guardrails.train", *argv], env)
     which = set(argv) or {"injection", "ner"}
     if "injection" in which:
         train_injection()
