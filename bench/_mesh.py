@@ -58,6 +58,8 @@ def start_llm(workdir: Path, upstream_url: str) -> ServiceProcess:
         "AIMESH_LLM_OPENAI_API_KEY": "sk-bench",
         "AIMESH_LLM_OPENAI_BASE_URL": upstream_url,
         "AIMESH_LLM_LOCAL_ENABLED": "false",
+        # The production default (tests poll every 0.2 s, which would add CPU and Redis calls).
+        "AIMESH_LLM_HEALTH_CHECK_INTERVAL_SECONDS": "5",
     }
     return ServiceProcess("llm", env).start()
 
@@ -81,7 +83,9 @@ def start_edge(workdir: Path, llm: ServiceProcess, redis_url: str = REDIS_URL) -
     keys = workdir / "api_keys.json"
     api_key = new_key()
     add_to_key_file(keys, make_record(api_key, "bench", "bench"))
-    guardrails = ServiceProcess("guardrails").start()
+    guardrails = ServiceProcess(
+        "guardrails", {"AIMESH_GUARDRAILS_HEALTH_CHECK_INTERVAL_SECONDS": "5"}
+    ).start()
     prefix = f"bench:{uuid.uuid4().hex[:12]}:"
     try:
         edge = ServiceProcess(
@@ -96,6 +100,7 @@ def start_edge(workdir: Path, llm: ServiceProcess, redis_url: str = REDIS_URL) -
                 "AIMESH_EDGE_API_KEYS_FILE": str(keys),
                 "AIMESH_EDGE_TIERS_FILE": str(tiers),
                 "AIMESH_EDGE_LEDGER_DIR": str(workdir / "ledger"),
+                "AIMESH_EDGE_HEALTH_CHECK_INTERVAL_SECONDS": "5",
             },
         ).start()
     except BaseException:
