@@ -37,7 +37,7 @@ def service(fake: FakeUpstream) -> Iterator[ServiceProcess]:
         "AIMESH_LLM_RETRY_BASE_SECONDS": "0.01",
         "AIMESH_LLM_RETRY_MAX_BACKOFF_SECONDS": "0.05",
         "AIMESH_LLM_CIRCUIT_FAILURE_THRESHOLD": "3",
-        "AIMESH_LLM_CIRCUIT_COOLDOWN_SECONDS": "1",
+        "AIMESH_LLM_CIRCUIT_COOLDOWN_SECONDS": "3",
     }
     with ServiceProcess("llm", env) as process:
         yield process
@@ -56,7 +56,7 @@ async def stub(
 
 
 async def circuits_not_open(stub: llm_pb2_grpc.LlmServiceStub) -> None:
-    for _ in range(100):
+    for _ in range(200):
         reply = await stub.ListModels(llm_pb2.ListModelsRequest(), timeout=5)
         if all(m.circuit_state != "open" for m in reply.models):
             return
@@ -163,7 +163,7 @@ async def test_circuit_opens_shows_in_metrics_and_recovers(
     assert open_series in scrape(service.metrics_port)
     models = {m.name: m for m in (await stub.ListModels(llm_pb2.ListModelsRequest())).models}
     assert not models["gpt-4.1"].available and models["gpt-4.1"].circuit_state == "open"
-    await asyncio.sleep(1.0)  # the cooldown passes; the next call is the trial
+    await asyncio.sleep(3.0)  # the cooldown passes; the next call is the trial
     reply = await stub.Generate(
         llm_pb2.GenerateRequest(model="gpt-4.1", messages=user("hi")), timeout=30
     )

@@ -11,7 +11,7 @@ import grpc
 import pytest
 
 from aimesh.llm.v1 import llm_pb2, llm_pb2_grpc
-from tests.llm.grpc_helpers import details, user
+from tests.llm.grpc_helpers import details, scrape, user
 from tests.support import ServiceProcess
 
 
@@ -133,7 +133,9 @@ async def test_paid_model_without_key_falls_back_to_the_local_model(
     assert reply.model == "smollm2-135m" and reply.fallback_used and reply.cost_micros == 0
 
 
-async def test_full_queue_is_resource_exhausted(stub: llm_pb2_grpc.LlmServiceStub) -> None:
+async def test_full_queue_is_resource_exhausted(
+    stub: llm_pb2_grpc.LlmServiceStub, service: ServiceProcess
+) -> None:
     """One slot, one waiting place: a third concurrent request is refused at once."""
     long = llm_pb2.GenerateStreamRequest(
         messages=user("Count from 1 to 1000, separated by commas."), max_tokens=1024
@@ -141,7 +143,10 @@ async def test_full_queue_is_resource_exhausted(stub: llm_pb2_grpc.LlmServiceStu
     first = stub.GenerateStream(long, timeout=120)
     await first.read()  # the first holds the only slot and is generating
     second = stub.GenerateStream(long, timeout=120)
-    await asyncio.sleep(0.5)  # let the second take the waiting place
+    for _ in range(600):  # until the second has taken the waiting place
+        if "aimesh_llm_local_queue_waiting 1.0" in scrape(service.metrics_port):
+            break
+        await asyncio.sleep(0.05)
     third = stub.GenerateStream(long, timeout=120)
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         async for _ in third:
