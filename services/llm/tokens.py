@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import tiktoken
 
 from services.llm.catalogue import ModelSpec
@@ -156,10 +157,14 @@ class TokenCounter:
         self, spec: ModelSpec, kind: str, messages: Sequence[ChatMessage]
     ) -> TokenCount:
         if kind == "local" and self._local is not None and self._local.started:
-            tokens = await self._local.count_chat_tokens(
-                [{"role": m.role, "content": m.content} for m in messages]
-            )
-            return TokenCount(tokens, True, f"gguf:{self._local.model_path.stem}")
+            try:
+                tokens = await self._local.count_chat_tokens(
+                    [{"role": m.role, "content": m.content} for m in messages]
+                )
+                return TokenCount(tokens, True, f"gguf:{self._local.model_path.stem}")
+            except (httpx2.HTTPError, KeyError, ValueError) as exc:
+                # e.g. a prompt the server refuses to tokenize: estimate, say so.
+                log.warning("local token count failed", extra={"error": repr(exc)[:300]})
         found = self._encoding(spec, kind)
         if found is not None:
             name, encoding = found

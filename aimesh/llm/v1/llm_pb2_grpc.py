@@ -33,6 +33,9 @@ class LlmServiceStub:
     unknown model, UNAVAILABLE (+RetryInfo) when every provider in the fallback
     chain failed, RESOURCE_EXHAUSTED when the local model's queue is full,
     DEADLINE_EXCEEDED when the caller's deadline ran out.
+
+    Callers may send `x-aimesh-tenant: <tenant>` metadata: requests waiting for
+    the local model are then served round-robin between tenants.
     """
 
     def __init__(self, channel):
@@ -71,6 +74,9 @@ class LlmServiceServicer:
     unknown model, UNAVAILABLE (+RetryInfo) when every provider in the fallback
     chain failed, RESOURCE_EXHAUSTED when the local model's queue is full,
     DEADLINE_EXCEEDED when the caller's deadline ran out.
+
+    Callers may send `x-aimesh-tenant: <tenant>` metadata: requests waiting for
+    the local model are then served round-robin between tenants.
     """
 
     def Generate(self, request, context):
@@ -141,6 +147,9 @@ class LlmService:
     unknown model, UNAVAILABLE (+RetryInfo) when every provider in the fallback
     chain failed, RESOURCE_EXHAUSTED when the local model's queue is full,
     DEADLINE_EXCEEDED when the caller's deadline ran out.
+
+    Callers may send `x-aimesh-tenant: <tenant>` metadata: requests waiting for
+    the local model are then served round-robin between tenants.
     """
 
     @staticmethod
