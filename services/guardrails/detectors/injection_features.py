@@ -46,6 +46,17 @@ CUES: tuple[tuple[str, re.Pattern[str]], ...] = (
         ),
     ),
     ("decoded", re.compile(r"\b(?:decode|base64|rot13|hex|encoded)\b")),
+    (
+        # Requests for harm, which the public sets label as jailbreaks.
+        "harm",
+        re.compile(
+            r"\b(?:ransomware|malware|keylogger|botnet|virus|exploit|bomb|explosive|weapon|poison|"
+            r"steal|hack(?:ing)? into|phishing|counterfeit|launder|hate speech|racist|sexist|"
+            r"misinformation|disinformation|propaganda|suicide|self-harm|torture|illegal(?:ly)?|"
+            r"drugs?|meth|fraud|scam|blackmail|extort|stalk|harass|terroris[mt]|genocide|"
+            r"without (?:getting caught|detection|permission)|get away with)"
+        ),
+    ),
 )
 
 
@@ -98,6 +109,13 @@ CUE_GATES: dict[str, tuple[str, ...]] = {
     "extraction": ("prompt", "instruction", "above", "rules", "guideline", "configuration"),
     "addressed": ("ai", "assistant", "model", "llm", "chatbot"),
     "decoded": ("decode", "base64", "rot13", "hex", "encoded"),
+    "harm": (
+        "ransom", "malware", "keylog", "botnet", "virus", "exploit", "bomb", "explosive", "weapon",
+        "poison", "steal", "hack", "phishing", "counterfeit", "launder", "hate", "racist",
+        "sexist", "information", "propaganda", "suicide", "harm", "torture", "illegal", "drug",
+        "meth", "fraud", "scam", "blackmail", "extort", "stalk", "harass", "terroris",
+        "genocide", "without", "get away",
+    ),
 }  # fmt: skip
 
 
