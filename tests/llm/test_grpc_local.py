@@ -156,3 +156,9 @@ async def test_full_queue_is_resource_exhausted(
     assert found["ErrorInfo"].reason == "LOCAL_MODEL_BUSY" and "RetryInfo" in found
     first.cancel()
     second.cancel()
+    # Cancelled callers give their places back: the slot serves the next request.
+    reply = await stub.Generate(
+        llm_pb2.GenerateRequest(messages=user("Hi"), max_tokens=2), timeout=120
+    )
+    assert reply.usage.output_tokens >= 1
+    assert "aimesh_llm_local_slots_busy 0.0" in scrape(service.metrics_port)
