@@ -48,6 +48,7 @@ class LlmApp:
                 f"invalid setting AIMESH_LLM_DEFAULT_MODEL={self.default_model!r}: "
                 "not a model of the catalogue"
             )
+        self._fit_local_context(settings.local_context_tokens)
         self.local: LocalModelServer | None = None
         self.queues: dict[str, FairQueue] = {}
         self.providers: dict[str, Provider] = {}
@@ -70,6 +71,19 @@ class LlmApp:
             counter=self.counter,
             queues=self.queues,
         )
+
+    def _fit_local_context(self, slot_tokens: int) -> None:
+        """A local model's window is what each slot of the server has, at most:
+        callers size their prompts from ListModels."""
+        for name, spec in list(self.catalogue.models.items()):
+            kind = self.catalogue.providers[spec.provider].kind
+            if kind == "local" and spec.context_window > slot_tokens:
+                self.catalogue.models[name] = spec.model_copy(
+                    update={
+                        "context_window": slot_tokens,
+                        "max_output_tokens": min(spec.max_output_tokens, slot_tokens),
+                    }
+                )
 
     def _make_provider(
         self, name: str, kind: str, base_url: str | None, api_key_env: str | None
