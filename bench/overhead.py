@@ -51,9 +51,13 @@ GOAL_LITELLM_EFFICIENCY = 5.0
 
 LABELS = {
     "direct": "direct (openai SDK -> upstream)",
-    "llm": "llm service alone (gRPC Generate)",
+    "llm": "llm service alone (Generate)",
     "edge": "full pipeline (edge Chat)",
     "litellm": "LiteLLM proxy",
+}
+STREAM_LABELS = LABELS | {
+    "llm": "llm service alone (GenerateStream)",
+    "edge": "full pipeline (edge ChatStream)",
 }
 
 
@@ -223,7 +227,7 @@ def print_tables(summary: dict[str, Any], missing: dict[str, str]) -> None:
     print("|---|---|---|---|---|---|")
     for target, row in stream.items():
         print(
-            f"| {LABELS[target]} | {fmt(row['ttft_p50_ms'])} | {fmt(row['ttft_p99_ms'])} |"
+            f"| {STREAM_LABELS[target]} | {fmt(row['ttft_p50_ms'])} | {fmt(row['ttft_p99_ms'])} |"
             f" {fmt(row['ttft_added_p50_ms'])} | {fmt(row['ttft_added_p99_ms'])} |"
             f" {fmt(row['p50_ms'])} |"
         )
@@ -297,8 +301,16 @@ def _members(target: str) -> list[str]:
     )
 
 
+def cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
 def main() -> None:
     started = time.monotonic()
+    load_before = os.getloadavg()[0]
     missing: dict[str, str] = {}
     with tempfile.TemporaryDirectory(prefix="aimesh-bench-") as tmp:
         workdir = Path(tmp)
@@ -355,13 +367,22 @@ def main() -> None:
                 llm.terminate()
             stop(upstream)
     summary = summarize(runs)
+    print(
+        f"Machine: {os.cpu_count()} cores, {cpu_model()}; load average {load_before:.1f} at start"
+        f" and {os.getloadavg()[0]:.1f} at the end (shared machine: figures are noisy).\n"
+    )
     print_tables(summary, missing)
     RESULTS_JSON.parent.mkdir(parents=True, exist_ok=True)
     RESULTS_JSON.write_text(
         json.dumps(
             {
                 "section": "overhead",
-                "machine": {"node": platform.node(), "cores": os.cpu_count()},
+                "machine": {
+                    "node": platform.node(),
+                    "cores": os.cpu_count(),
+                    "cpu": cpu_model(),
+                    "load_average_start": load_before,
+                },
                 "runs": RUNS,
                 "scenarios": [s.__dict__ for s in SCENARIOS],
                 "summary": summary,
