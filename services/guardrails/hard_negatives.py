@@ -108,3 +108,47 @@ def generate(n: int = 1200, seed: int = 7) -> list[str]:
             )
         )
     return sorted(out)
+
+
+# Standard-library modules whose docstrings serve as benign long-form text:
+# technical prose full of "ignore", "instructions", "override", "system".
+PROSE_MODULES = (
+    "argparse", "asyncio", "base64", "collections", "contextlib", "csv", "dataclasses",
+    "datetime", "decimal", "email", "enum", "functools", "gzip", "hashlib", "heapq", "html",
+    "http.client", "http.server", "inspect", "io", "itertools", "json", "logging", "os",
+    "pathlib", "pickle", "random", "re", "shutil", "socket", "sqlite3", "statistics",
+    "string", "subprocess", "tarfile", "tempfile", "textwrap", "threading", "typing",
+    "unittest", "urllib.parse", "uuid", "zipfile", "codecs", "locale", "calendar",
+)  # fmt: skip
+
+
+def prose(max_chars: int = 900) -> list[str]:
+    """Paragraph runs from the docstrings of PROSE_MODULES (members in name order)."""
+    import importlib
+    import inspect
+
+    out: list[str] = []
+    for name in PROSE_MODULES:
+        module = importlib.import_module(name)
+        docs = [inspect.getdoc(module) or ""]
+        for _, member in sorted(inspect.getmembers(module), key=lambda kv: kv[0]):
+            if inspect.isclass(member) or inspect.isfunction(member):
+                docs.append(inspect.getdoc(member) or "")
+        for doc in docs:
+            chunk = ""
+            for paragraph in doc.split("\n\n"):
+                if _looks_like_code(paragraph):
+                    continue  # code examples could teach that code is benign
+                if len(chunk) + len(paragraph) > max_chars and chunk:
+                    out.append(chunk)
+                    chunk = ""
+                chunk = (chunk + "\n\n" + paragraph).strip()
+            if len(chunk) > 80:
+                out.append(chunk)
+    return out
+
+
+def _looks_like_code(paragraph: str) -> bool:
+    lines = paragraph.splitlines() or [""]
+    code = sum(1 for line in lines if line.startswith((" ", "\t", ">>>")) or "()" in line)
+    return code / len(lines) > 0.3 or sum(ch.isalpha() for ch in paragraph) < len(paragraph) * 0.6

@@ -28,7 +28,10 @@ from services.guardrails.normalize import normalize
 HARD_NEGATIVES = Path(__file__).resolve().parent / "data" / "benign_trigger_train.txt"
 
 
-def injection_training_set() -> tuple[list[str], list[int]]:
+EXTRA_WEIGHT = 0.6  # our own negatives teach boundaries; they should not swamp the prior
+
+
+def injection_training_set() -> tuple[list[str], list[int], list[float]]:
     examples = datasets.neuralchemy("train") + datasets.slabs("train")
     texts = [e.text for e in examples]
     labels = [e.label for e in examples]
@@ -42,12 +45,14 @@ def injection_training_set() -> tuple[list[str], list[int]]:
     from services.guardrails.ner_train import generate
 
     negatives += [text for text, _ in generate(random.Random(11))[::8]]
+    negatives += hard_negatives.prose()
     negatives += benign_documents(
         [e.text for e in examples if e.label == 0 and len(e.text) > 40], random.Random(3)
     )
+    weights = [1.0] * len(texts) + [EXTRA_WEIGHT] * len(negatives)
     texts += negatives
     labels += [0] * len(negatives)
-    return texts, labels
+    return texts, labels, weights
 
 
 def benign_documents(sentences: list[str], rng: random.Random, n: int = 600) -> list[str]:
@@ -66,7 +71,7 @@ def train_injection() -> None:
     from sklearn.linear_model import LogisticRegression
 
     started = time.perf_counter()
-    texts, labels = injection_training_set()
+    texts, labels, sample_weight = injection_training_set()
     vectorizer = CountVectorizer(analyzer=lambda t: features(normalize(t)), min_df=2)
     counts = vectorizer.fit_transform(texts).astype(np.float64)
     # Rows scaled by 1/sqrt(total count of known features), as LinearModel does at runtime.
@@ -74,7 +79,7 @@ def train_injection() -> None:
     matrix = diags(1.0 / np.sqrt(np.maximum(totals, 1.0))) @ counts
     y = np.asarray(labels)
     model = LogisticRegression(C=20.0, max_iter=3000)
-    model.fit(matrix, y)
+    model.fit(matrix, y, sample_weight=np.asarray(sample_weight))
     coef = model.coef_[0]
     names = vectorizer.get_feature_names_out()
     # Every vocabulary feature is kept: the runtime counts known features to scale.

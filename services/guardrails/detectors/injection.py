@@ -9,8 +9,10 @@ look-ups.
 from __future__ import annotations
 
 import gzip
+import itertools
 import json
 import math
+import re
 from pathlib import Path
 
 from services.guardrails.detectors.injection_features import (
@@ -69,6 +71,28 @@ class LinearModel:
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
 
+_SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|\n+|$)")
+WINDOW_MIN_CHARS = 400  # shorter texts are judged whole only
+WINDOW_MAX_CHARS = 600
+
+
+def windows(text: str) -> list[tuple[int, int]]:
+    """Spans of consecutive sentence pairs, so that one instruction planted in a long
+    retrieved document is judged on its own and not diluted by the rest. Used for
+    documents only: on user prompts, judging fragments raised false positives."""
+    sentences: list[tuple[int, int]] = []
+    for m in _SENTENCE.finditer(text):
+        start, end = m.span()
+        while end - start > WINDOW_MAX_CHARS:
+            sentences.append((start, start + WINDOW_MAX_CHARS))
+            start += WINDOW_MAX_CHARS
+        if text[start:end].strip():
+            sentences.append((start, end))
+    if len(sentences) < 2:
+        return sentences
+    return [(a[0], b[1]) for a, b in itertools.pairwise(sentences)]
+
+
 class InjectionDetector:
     def __init__(self, model: LinearModel) -> None:
         self.model = model
@@ -82,10 +106,16 @@ class InjectionDetector:
         if not text.strip():
             return []
         probability, cues = self.score(text)
+        start, end = 0, len(text)
+        if document and probability < threshold and len(text) >= WINDOW_MIN_CHARS:
+            for w_start, w_end in windows(text):
+                p, c = self.score(text[w_start:w_end])
+                if p > probability:
+                    probability, cues, start, end = p, c, w_start, w_end
         if probability < threshold:
             return []
         kind = JAILBREAK if "persona" in cues else PROMPT_INJECTION
         detector = "injection.document" if document else "injection.classifier"
         why = ", ".join(cues) if cues else "classifier"
         what = "instructions aimed at the model in a document" if document else kind.lower()
-        return [Finding(kind, 0, len(text), round(probability, 4), detector, f"{what} ({why})")]
+        return [Finding(kind, start, end, round(probability, 4), detector, f"{what} ({why})")]
