@@ -35,7 +35,7 @@ async def test_stream_sends_tokens_one_by_one_then_usage(stub: llm_pb2_grpc.LlmS
     assert len([p for p in pieces if p.text]) >= 2
     assert all(p.model == "smollm2-135m" and p.provider == "local" for p in replies)
     assert final.finish_reason in (llm_pb2.FINISH_REASON_STOP, llm_pb2.FINISH_REASON_LENGTH)
-    assert final.usage.input_tokens > 0 and final.usage.output_tokens == len(pieces)
+    assert final.usage.input_tokens > 0 and final.usage.output_tokens >= len(pieces)
     assert final.cost_micros == 0 and not final.incomplete and not final.usage_estimated
     assert final.time_to_first_token.ToNanoseconds() > 0
     assert final.latency.ToNanoseconds() >= final.time_to_first_token.ToNanoseconds()
