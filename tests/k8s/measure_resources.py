@@ -13,15 +13,20 @@ from __future__ import annotations
 
 import asyncio
 import os
+import tempfile
 import time
+import uuid
 from collections.abc import Callable, Coroutine
+from contextlib import ExitStack
 from pathlib import Path
 
 import grpc
 
+from aimesh.edge.v1 import edge_pb2, edge_pb2_grpc
 from aimesh.guardrails.v1 import guardrails_pb2, guardrails_pb2_grpc
 from aimesh.llm.v1 import llm_pb2, llm_pb2_grpc
 from aimesh.retrieval.v1 import retrieval_pb2, retrieval_pb2_grpc
+from services.edge.auth import add_to_key_file, make_record, new_key
 from tests.support import ServiceProcess
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -117,44 +122,66 @@ async def guardrails_load(target: str) -> None:
             )
 
 
+async def edge_load(target: str, key: str) -> None:
+    metadata = [("authorization", f"Bearer {key}")]
+    async with grpc.aio.insecure_channel(target) as channel:
+        stub = edge_pb2_grpc.EdgeServiceStub(channel)
+        for _ in range(4):
+            request = edge_pb2.AskStreamRequest(question="Who restarts pods?", max_tokens=48)
+            async for _chunk in stub.AskStream(request, metadata=metadata, timeout=120):
+                pass
+
+
+Row = tuple[str, float, float, float, float, str]
+
+
 def measure(
-    name: str, env: dict[str, str], load: Callable[[str], Coroutine[None, None, None]] | None
-) -> tuple[str, float, float, float, float, str]:
+    stack: ExitStack,
+    name: str,
+    env: dict[str, str],
+    load: Callable[[str], Coroutine[None, None, None]],
+) -> tuple[ServiceProcess, Row]:
+    """Start the service (left running in `stack`), measure it idle and under load."""
     started = time.monotonic()
-    with ServiceProcess(name, env, start_timeout=600) as service:
-        assert service.proc is not None
-        pid = service.proc.pid
-        start_s = time.monotonic() - started
-        idle_rss, _ = memory_mib(pid)
-        cpu_before = cpu_seconds(pid)
-        note = ""
-        if load is not None:
-            try:
-                asyncio.run(load(service.target))
-            except grpc.RpcError as exc:
-                note = f"load failed: {exc.code().name}"
-        _, peak = memory_mib(pid)
-        return name, start_s, idle_rss, peak, cpu_seconds(pid) - cpu_before, note
-
-
-def retrieval_env(tmp: Path) -> dict[str, str]:
-    """Embedded Qdrant in a scratch folder, when the service has that setting."""
-    from services.retrieval.settings import RetrievalSettings
-
-    for field in ("qdrant_path", "qdrant_local_path", "data_dir"):
-        if field in RetrievalSettings.model_fields:
-            return {f"AIMESH_RETRIEVAL_{field.upper()}": str(tmp / "qdrant")}
-    return {}
+    service = stack.enter_context(ServiceProcess(name, env, start_timeout=600))
+    assert service.proc is not None
+    pid = service.proc.pid
+    start_s = time.monotonic() - started
+    idle_rss, _ = memory_mib(pid)
+    cpu_before = cpu_seconds(pid)
+    note = ""
+    try:
+        asyncio.run(load(service.target))
+    except grpc.RpcError as exc:
+        note = f"load failed: {exc.code().name} {exc.details()}"
+    _, peak = memory_mib(pid)
+    return service, (name, start_s, idle_rss, peak, cpu_seconds(pid) - cpu_before, note)
 
 
 def main() -> None:
-    tmp = Path(os.environ.get("TMPDIR", "/tmp")) / f"aimesh-measure-{os.getpid()}"
-    rows = [
-        measure("guardrails", {}, guardrails_load),
-        measure("retrieval", retrieval_env(tmp), retrieval_load),
-        measure("llm", {}, llm_load),
-        measure("edge", {"AIMESH_EDGE_REDIS_PREFIX": f"measure:{os.getpid()}:"}, None),
-    ]
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory(prefix="aimesh-measure-") as scratch, ExitStack() as stack:
+        tmp = Path(scratch)
+        guardrails, row = measure(stack, "guardrails", {}, guardrails_load)
+        rows.append(row)
+        qdrant = {"AIMESH_RETRIEVAL_QDRANT_PATH": str(tmp / "qdrant")}
+        retrieval, row = measure(stack, "retrieval", qdrant, retrieval_load)
+        rows.append(row)
+        llm, row = measure(stack, "llm", {}, llm_load)
+        rows.append(row)
+        key = new_key()
+        add_to_key_file(tmp / "keys.json", make_record(key, "measure", "paid"))
+        edge_env = {
+            "AIMESH_EDGE_LLM_TARGET": llm.target,
+            "AIMESH_EDGE_RETRIEVAL_TARGET": retrieval.target,
+            "AIMESH_EDGE_GUARDRAILS_TARGET": guardrails.target,
+            "AIMESH_EDGE_REDIS_URL": "redis://127.0.0.1:6379/0",
+            "AIMESH_EDGE_REDIS_PREFIX": f"measure:{uuid.uuid4().hex[:12]}:",
+            "AIMESH_EDGE_API_KEYS_FILE": str(tmp / "keys.json"),
+            "AIMESH_EDGE_LEDGER_DIR": str(tmp / "ledger"),
+        }
+        _, row = measure(stack, "edge", edge_env, lambda target: edge_load(target, key))
+        rows.append(row)
     print(
         "| service | start to SERVING (s) | RSS idle (MiB) | peak RSS under load (MiB) "
         "| CPU s of load | note |"
