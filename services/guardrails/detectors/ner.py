@@ -34,7 +34,7 @@ _BRIDGE = {"STREET_ADDRESS": ",\n ", "PERSON": " ", "LOCATION": " "}
 
 
 class TokenTagger:
-    def __init__(self, payload: dict[str, object], min_score: float = 0.5) -> None:
+    def __init__(self, payload: dict[str, object], min_score: float = 0.6) -> None:
         self.labels: list[str] = list(payload["labels"])  # type: ignore[call-overload]
         weights: dict[str, list[float]] = payload["weights"]  # type: ignore[assignment]
         self.index = {name: i for i, name in enumerate(weights)}
@@ -109,7 +109,14 @@ class TokenTagger:
             scores = [p]
             current = Finding(label, start, end, round(p, 4), DETECTOR, f"{label} (tagger)")
             found.append(current)
-        return found
+        return [f for f in found if self._plausible(text[f.start : f.end])]
+
+    def _plausible(self, value: str) -> bool:
+        """A span of plain lower-case words none of which is a known name or place
+        ("again", "driven") is the tagger guessing from context: drop it."""
+        if not value.islower() or any(ch.isdigit() for ch in value):
+            return True
+        return any(self.gazetteer.of(word) for word in value.split())
 
 
 def _bridgeable(gap: str, label: str) -> bool:
