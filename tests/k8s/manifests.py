@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import functools
-import re
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import promql_parser
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -97,9 +97,21 @@ def config_env(overlay: str, service: str) -> dict[str, str]:
     return data
 
 
-# Series names in PromQL: every metric of ours starts with one of these.
-_METRIC = re.compile(r"\b((?:grpc_server|aimesh)_[a-zA-Z0-9_]*)\b")
+# Grafana's template variables, replaced by sample values so queries parse.
+_GRAFANA_VARIABLES = {"$__rate_interval": "5m", "$__interval": "1m", "$namespace": "aimesh"}
 
 
 def promql_metrics(expr: str) -> set[str]:
-    return set(_METRIC.findall(expr))
+    """Every metric a PromQL expression selects; raises on a syntax error."""
+    for variable, value in _GRAFANA_VARIABLES.items():
+        expr = expr.replace(variable, value)
+    names: set[str] = set()
+
+    def visit(node: object) -> bool:
+        if isinstance(node, promql_parser.VectorSelector):
+            assert node.name, f"a selector without a metric name in {expr}"
+            names.add(node.name)
+        return True
+
+    promql_parser.walk(promql_parser.parse(expr), visit)
+    return names
