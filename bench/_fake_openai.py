@@ -7,7 +7,9 @@ finish reason) closed by `data: [DONE]`; with
 `"stream_options": {"include_usage": true}` every chunk carries `"usage": null`
 and one last chunk with empty `choices` carries the usage. It answers at once
 with a fixed completion, so whatever a caller measures above it is the cost
-of the layers in between.
+of the layers in between. A model whose name contains "paced" streams its
+content pieces 20 ms apart instead, to show whether pieces are forwarded as
+they come.
 
 Raw asyncio HTTP/1.1 with keep-alive (one Protocol per connection, no
 framework): it must never be the bottleneck of the bench.
@@ -34,6 +36,10 @@ USAGE = {
     "completion_tokens": COMPLETION_TOKENS,
     "total_tokens": PROMPT_TOKENS + COMPLETION_TOKENS,
 }
+# A model name containing this streams its events PACE_SECONDS apart instead of at
+# once, to show whether the layers above forward pieces as they arrive.
+PACED_MARK = "paced"
+PACE_SECONDS = 0.02
 _MAX_HEAD = 64 * 1024
 _MAX_BODY = 16 * 1024 * 1024
 
@@ -113,6 +119,7 @@ class _Connection(asyncio.Protocol):
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
         self.buffer = bytearray()
+        self._paced: asyncio.Task[None] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -120,9 +127,29 @@ class _Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
+        self._serve_buffer()
+
+    def _serve_buffer(self) -> None:
         while self.transport is not None and not self.transport.is_closing():
+            if self._paced is not None and not self._paced.done():
+                return  # answers go out in order: the next waits for this stream
             if not self._one_request():
                 return
+
+    async def _pace(self, framed: list[bytes]) -> None:
+        """Send the content deltas PACE_SECONDS apart, as a model generating would.
+
+        framed: role chunk, one chunk per piece, then finish, usage and [DONE],
+        which follow the last piece at once (as OpenAI sends them).
+        """
+        assert self.transport is not None
+        for index, frame in enumerate(framed):
+            if self.transport.is_closing():
+                return
+            if 2 <= index <= len(PIECES):
+                await asyncio.sleep(PACE_SECONDS)
+            self.transport.write(frame)
+        asyncio.get_running_loop().call_soon(self._serve_buffer)
 
     def _one_request(self) -> bool:
         """Parse and answer one complete request from the buffer; False when incomplete."""
@@ -208,9 +235,12 @@ class _Connection(asyncio.Protocol):
                     ],
                 )
             ]
-            out += [b"%x\r\n%s\r\n" % (len(e), e) for e in events]
-            out.append(b"0\r\n\r\n")
-            self.transport.write(b"".join(out))
+            framed = [b"%x\r\n%s\r\n" % (len(e), e) for e in events] + [b"0\r\n\r\n"]
+            if PACED_MARK in model:
+                self.transport.write(out[0])
+                self._paced = asyncio.get_running_loop().create_task(self._pace(framed))
+            else:
+                self.transport.write(b"".join(out + framed))
         else:
             payload = completion_body(model, request_id, created)
             self.transport.write(

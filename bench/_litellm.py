@@ -14,7 +14,8 @@ import venv
 from pathlib import Path
 
 # The one pin of the bench-only LiteLLM (separate venv: its dependencies would clash with
-# ours). 1.106.12: newer [proxy] extras need packages PyPI does not serve; 1.107.0 was compromised.
+# ours). 1.106.12: newer [proxy] extras need packages PyPI does not serve here, and 1.107.0
+# is reported as a compromised release.
 LITELLM_REQUIREMENT = "litellm[proxy]==1.106.12"
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,7 +28,7 @@ def ensure_litellm() -> Path:
     executable = VENV_DIR / "bin" / "litellm"
     if _STAMP.exists() and _STAMP.read_text().strip() == LITELLM_REQUIREMENT:
         return executable
-    print(f"(installing {LITELLM_REQUIREMENT} into {VENV_DIR}, first run only)", flush=True)
+    print(f"(installing {LITELLM_REQUIREMENT} into {VENV_DIR}, first run only)", file=sys.stderr)
     venv.EnvBuilder(with_pip=True, clear=True).create(VENV_DIR)
     pip = [str(VENV_DIR / "bin" / "python"), "-m", "pip", "install", "--quiet"]
     subprocess.run([*pip, "--upgrade", "pip"], check=True, stdout=sys.stderr)
@@ -41,16 +42,18 @@ def ensure_litellm() -> Path:
 MASTER_KEY = "sk-bench-0123456789abcdef0123456789abcdef0123456789abcdef"
 
 
-def litellm_config(upstream_url: str, model: str) -> str:
-    """config.yaml: one model on the upstream, no database, a fixed master key."""
-    return (
-        "model_list:\n"
+def litellm_config(upstream_url: str, *models: str) -> str:
+    """config.yaml: the models on the upstream, no database, a fixed master key."""
+    entries = "".join(
         f"  - model_name: {model}\n"
         "    litellm_params:\n"
         f"      model: openai/{model}\n"
         f"      api_base: {upstream_url}\n"
         "      api_key: sk-bench\n"
-        "litellm_settings:\n"
+        for model in models
+    )
+    return (
+        "model_list:\n" + entries + "litellm_settings:\n"
         "  drop_params: true\n"
         "  telemetry: false\n"
         "general_settings:\n"

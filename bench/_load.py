@@ -35,8 +35,10 @@ PROMPT = "Say something about a fox."
 MAX_TOKENS = 64
 TIMEOUT = 30.0
 
-# One call: returns (seconds to first text or None, seconds in all).
-Call = Callable[[], Awaitable[tuple[float | None, float]]]
+# One call: returns (seconds to first text or None, seconds in all, seconds at which
+# each piece of text arrived (streams)).
+Outcome = tuple[float | None, float, list[float]]
+Call = Callable[[], Awaitable[Outcome]]
 
 
 class Clients:
@@ -62,31 +64,36 @@ class Clients:
         return self._channels[target]
 
     def call(self, target: str, kind: str) -> Call:
+        """kind: unary, stream, or paced (a stream from the upstream's paced model)."""
+        model = self.config["paced_model"] if kind == "paced" else self.model
+        stream = kind != "unary"
         if target in ("direct", "litellm"):
-            return self._openai_call(self._sdk(target), kind == "stream")
+            return self._openai_call(self._sdk(target), model, stream)
         if target == "llm":
-            return self._llm_call(llm_pb2_grpc.LlmServiceStub(self._channel(target)), kind)
+            return self._llm_call(llm_pb2_grpc.LlmServiceStub(self._channel(target)), model, stream)
         if target == "edge":
-            return self._edge_call(edge_pb2_grpc.EdgeServiceStub(self._channel(target)), kind)
+            stub = edge_pb2_grpc.EdgeServiceStub(self._channel(target))
+            return self._edge_call(stub, model, stream)
         raise ValueError(f"unknown target {target!r}")
 
-    def _openai_call(self, client: openai.AsyncOpenAI, stream: bool) -> Call:
+    def _openai_call(self, client: openai.AsyncOpenAI, model: str, stream: bool) -> Call:
         messages: Any = [{"role": "user", "content": PROMPT}]
 
-        async def unary() -> tuple[float | None, float]:
+        async def unary() -> Outcome:
             start = time.perf_counter()
             response = await client.chat.completions.create(
-                model=self.model, messages=messages, max_tokens=MAX_TOKENS
+                model=model, messages=messages, max_tokens=MAX_TOKENS
             )
             if not response.choices[0].message.content:
                 raise RuntimeError("empty completion")
-            return None, time.perf_counter() - start
+            return None, time.perf_counter() - start, []
 
-        async def streamed() -> tuple[float | None, float]:
+        async def streamed() -> Outcome:
             start = time.perf_counter()
             first: float | None = None
+            arrivals: list[float] = []
             chunks = await client.chat.completions.create(
-                model=self.model,
+                model=model,
                 messages=messages,
                 max_tokens=MAX_TOKENS,
                 stream=True,
@@ -94,80 +101,84 @@ class Clients:
             )
             usage = None
             async for chunk in chunks:
-                if first is None and chunk.choices and chunk.choices[0].delta.content:
-                    first = time.perf_counter() - start
+                if chunk.choices and chunk.choices[0].delta.content:
+                    arrivals.append(time.perf_counter() - start)
+                    first = arrivals[0]
                 usage = chunk.usage or usage
             if first is None or usage is None:
                 raise RuntimeError("stream without text or usage")
-            return first, time.perf_counter() - start
+            return first, time.perf_counter() - start, arrivals
 
         return streamed if stream else unary
 
-    def _llm_call(self, stub: llm_pb2_grpc.LlmServiceStub, kind: str) -> Call:
+    def _llm_call(self, stub: llm_pb2_grpc.LlmServiceStub, model: str, stream: bool) -> Call:
         messages = [llm_pb2.Message(role="user", content=PROMPT)]
         unary_request = llm_pb2.GenerateRequest(
-            model=self.model, messages=messages, max_tokens=MAX_TOKENS
+            model=model, messages=messages, max_tokens=MAX_TOKENS
         )
         stream_request = llm_pb2.GenerateStreamRequest(
-            model=self.model, messages=messages, max_tokens=MAX_TOKENS
+            model=model, messages=messages, max_tokens=MAX_TOKENS
         )
 
-        async def unary() -> tuple[float | None, float]:
+        async def unary() -> Outcome:
             start = time.perf_counter()
             response = await stub.Generate(unary_request, timeout=TIMEOUT)
             if not response.text:
                 raise RuntimeError("empty completion")
-            return None, time.perf_counter() - start
+            return None, time.perf_counter() - start, []
 
-        async def streamed() -> tuple[float | None, float]:
+        async def streamed() -> Outcome:
             start = time.perf_counter()
             first: float | None = None
+            arrivals: list[float] = []
             usage = False
             async for piece in stub.GenerateStream(stream_request, timeout=TIMEOUT):
-                if first is None and piece.text:
-                    first = time.perf_counter() - start
+                if piece.text:
+                    arrivals.append(time.perf_counter() - start)
+                    first = arrivals[0]
                 usage = usage or piece.HasField("usage")
             if first is None or not usage:
                 raise RuntimeError("stream without text or usage")
-            return first, time.perf_counter() - start
+            return first, time.perf_counter() - start, arrivals
 
-        return streamed if kind == "stream" else unary
+        return streamed if stream else unary
 
-    def _edge_call(self, stub: edge_pb2_grpc.EdgeServiceStub, kind: str) -> Call:
+    def _edge_call(self, stub: edge_pb2_grpc.EdgeServiceStub, model: str, stream: bool) -> Call:
         metadata = (("authorization", f"Bearer {self.config['api_key']}"),)
         messages = [edge_pb2.Message(role="user", content=PROMPT)]
-        unary_request = edge_pb2.ChatRequest(
-            model=self.model, messages=messages, max_tokens=MAX_TOKENS
-        )
+        unary_request = edge_pb2.ChatRequest(model=model, messages=messages, max_tokens=MAX_TOKENS)
         stream_request = edge_pb2.ChatStreamRequest(
-            model=self.model, messages=messages, max_tokens=MAX_TOKENS
+            model=model, messages=messages, max_tokens=MAX_TOKENS
         )
 
-        async def unary() -> tuple[float | None, float]:
+        async def unary() -> Outcome:
             start = time.perf_counter()
             response = await stub.Chat(unary_request, timeout=TIMEOUT, metadata=metadata)
             if not response.text or response.cached:
                 raise RuntimeError("empty or cached completion")
-            return None, time.perf_counter() - start
+            return None, time.perf_counter() - start, []
 
-        async def streamed() -> tuple[float | None, float]:
+        async def streamed() -> Outcome:
             start = time.perf_counter()
             first: float | None = None
+            arrivals: list[float] = []
             usage = False
             async for piece in stub.ChatStream(stream_request, timeout=TIMEOUT, metadata=metadata):
-                if first is None and piece.text:
-                    first = time.perf_counter() - start
+                if piece.text:
+                    arrivals.append(time.perf_counter() - start)
+                    first = arrivals[0]
                 usage = usage or piece.HasField("usage")
             if first is None or not usage:
                 raise RuntimeError("stream without text or usage")
-            return first, time.perf_counter() - start
+            return first, time.perf_counter() - start, arrivals
 
-        return streamed if kind == "stream" else unary
+        return streamed if stream else unary
 
 
 async def run(call: Call, concurrency: int, requests: int) -> dict[str, Any]:
     latencies: list[float] = []
     ttft: list[float] = []
+    arrivals: list[list[float]] = []
     errors: list[str] = []
     remaining = requests
 
@@ -176,19 +187,21 @@ async def run(call: Call, concurrency: int, requests: int) -> dict[str, Any]:
         while remaining > 0:
             remaining -= 1
             try:
-                first, total = await call()
+                first, total, pieces = await call()
             except Exception as exc:
                 errors.append(f"{type(exc).__name__}: {exc}"[:300])
                 continue
             latencies.append(total)
             if first is not None:
                 ttft.append(first)
+                arrivals.append(pieces)
 
     start = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     return {
         "latencies": latencies,
         "ttft": ttft,
+        "arrivals": arrivals,
         "wall": time.perf_counter() - start,
         "errors": len(errors),
         "error": errors[0] if errors else "",

@@ -21,6 +21,8 @@ from tests.support import ServiceProcess
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 MODEL = "bench-gpt"
+# The upstream streams this one's pieces 20 ms apart (bench/_fake_openai.py).
+PACED_MODEL = "bench-gpt-paced"
 # gpt-4o-mini's list prices, so the budget path does real arithmetic.
 CATALOGUE = """
 default_model: {model}
@@ -32,6 +34,14 @@ models:
   {model}:
     provider: openai
     upstream_model: {model}
+    context_window: 128000
+    max_output_tokens: 16384
+    input_micros_per_million_tokens: 150000
+    output_micros_per_million_tokens: 600000
+    fallbacks: []
+  {paced}:
+    provider: openai
+    upstream_model: {paced}
     context_window: 128000
     max_output_tokens: 16384
     input_micros_per_million_tokens: 150000
@@ -52,7 +62,7 @@ BENCH_TIER = {
 
 def start_llm(workdir: Path, upstream_url: str) -> ServiceProcess:
     catalogue = workdir / "catalogue.yaml"
-    catalogue.write_text(CATALOGUE.format(model=MODEL, upstream=upstream_url))
+    catalogue.write_text(CATALOGUE.format(model=MODEL, paced=PACED_MODEL, upstream=upstream_url))
     env = {
         "AIMESH_LLM_CATALOGUE_PATH": str(catalogue),
         "AIMESH_LLM_OPENAI_API_KEY": "sk-bench",

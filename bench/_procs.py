@@ -92,12 +92,12 @@ def free_port() -> int:
 
 
 def start_litellm(
-    workdir: Path, upstream_url: str, model: str, timeout: float = 180.0
+    workdir: Path, upstream_url: str, models: tuple[str, ...], timeout: float = 180.0
 ) -> tuple[subprocess.Popen[bytes], str]:
-    """LiteLLM proxy (its own venv), one model on the upstream, no database, no key."""
+    """LiteLLM proxy (its own venv): the models on the upstream, no database."""
     executable = ensure_litellm()
     config = workdir / "litellm.yaml"
-    config.write_text(litellm_config(upstream_url, model))
+    config.write_text(litellm_config(upstream_url, *models))
     port = free_port()
     # Kept after the run (the work dir is not) for when the proxy fails to start.
     log_path = ROOT / "var" / "bench" / "litellm.log"

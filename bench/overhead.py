@@ -21,6 +21,7 @@ process comes from /proc/<pid>/stat around each measurement.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import platform
@@ -32,8 +33,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench._fake_openai import PACE_SECONDS, PIECES
 from bench._litellm import MASTER_KEY
-from bench._mesh import MODEL, clear_redis_prefix, start_edge, start_llm
+from bench._mesh import MODEL, PACED_MODEL, clear_redis_prefix, start_edge, start_llm
 from bench._procs import ROOT, cpu_seconds, start_fake_openai, start_litellm, stop
 from bench._stats import fmt, median, percentile
 
@@ -42,6 +44,7 @@ RUNS = 2 if QUICK else 5
 SEQUENTIAL_REQUESTS = 60 if QUICK else 100
 CONCURRENT_REQUESTS = 200 if QUICK else 320
 CONCURRENCY = 32
+PACED_STREAMS = 5 if QUICK else 10
 RESULTS_JSON = ROOT / "var" / "bench" / "overhead.json"
 
 # Goals of issue 8.
@@ -295,6 +298,58 @@ def print_tables(summary: dict[str, Any], missing: dict[str, str]) -> None:
         )
 
 
+def pacing(load: LoadClient, target: str) -> dict[str, float]:
+    """Streams whose pieces leave the upstream 20 ms apart: are they forwarded as they come?"""
+    result = load.run(target, "paced", 1, PACED_STREAMS)
+    streams = result["arrivals"]
+    gaps = [b - a for s in streams for a, b in itertools.pairwise(s)]
+    return {
+        "pieces_per_stream": median([len(s) for s in streams]),
+        "gap_p50_ms": percentile(gaps, 50) * 1000,
+        "gap_min_ms": min(gaps, default=float("nan")) * 1000,
+        "first_to_last_ms": median([s[-1] - s[0] for s in streams]) * 1000,
+        "errors": result["errors"],
+    }
+
+
+def print_pacing(paced: dict[str, dict[str, float]]) -> None:
+    pieces = len(PIECES)
+    print(
+        f"\n### Streaming as it comes: {PACED_STREAMS} streams whose {pieces} pieces leave the"
+        f" upstream {PACE_SECONDS * 1000:.0f} ms apart\n"
+    )
+    print(
+        "| path | pieces received per stream | gap between pieces p50 ms | min gap ms |"
+        " first to last piece ms |"
+    )
+    print("|---|---|---|---|---|")
+    for target, row in paced.items():
+        print(
+            f"| {STREAM_LABELS[target]} | {fmt(row['pieces_per_stream'], 0)} |"
+            f" {fmt(row['gap_p50_ms'], 1)} | {fmt(row['gap_min_ms'], 1)} |"
+            f" {fmt(row['first_to_last_ms'], 0)} |"
+        )
+    edge, direct = paced.get("edge"), paced["direct"]
+    if edge is not None:
+        # Buffering would deliver few pieces, bunched up or all at the end. The redactor
+        # may merge a piece into the next (it holds a capitalised or unfinished word
+        # until the next one shows whether it is part of PII), so allow two merges.
+        pace_ms = PACE_SECONDS * 1000
+        forwarded = (
+            edge["pieces_per_stream"] >= pieces - 2
+            and abs(edge["gap_p50_ms"] - pace_ms) < pace_ms / 4
+            and edge["first_to_last_ms"] < direct["first_to_last_ms"] + pace_ms
+        )
+        print(
+            f"\nGoal: chunks forwarded as they arrive (no buffering): {verdict(forwarded)}"
+            f" (edge: {fmt(edge['pieces_per_stream'], 0)} of {pieces} pieces as separate"
+            f" messages, gaps p50 {fmt(edge['gap_p50_ms'], 1)} ms, first to last piece"
+            f" {fmt(edge['first_to_last_ms'], 0)} ms against {fmt(direct['first_to_last_ms'], 0)}"
+            f" ms direct; passes with at least {pieces - 2} pieces, gaps within 25 % of"
+            f" {pace_ms:.0f} ms and a span at most {pace_ms:.0f} ms longer)."
+        )
+
+
 def _members(target: str) -> list[str]:
     return {"direct": [], "llm": ["llm"], "edge": ["edge", "guardrails", "llm"]}.get(
         target, [target]
@@ -320,7 +375,12 @@ def main() -> None:
             llm = start_llm(workdir, upstream_url)
             assert llm.proc is not None
             pids = {"upstream": upstream.pid, "llm": llm.proc.pid}
-            config = {"model": MODEL, "direct": upstream_url, "llm": llm.target}
+            config = {
+                "model": MODEL,
+                "paced_model": PACED_MODEL,
+                "direct": upstream_url,
+                "llm": llm.target,
+            }
             try:
                 edge = start_edge(workdir, llm)
             except Exception as exc:
@@ -330,14 +390,14 @@ def main() -> None:
                 pids |= {"edge": edge.edge.proc.pid, "guardrails": edge.guardrails.proc.pid}
                 config |= {"edge": edge.edge.target, "api_key": edge.api_key}
             try:
-                litellm, litellm_url = start_litellm(workdir, upstream_url, MODEL)
+                litellm, litellm_url = start_litellm(workdir, upstream_url, (MODEL, PACED_MODEL))
                 pids["litellm"] = litellm.pid
                 config |= {"litellm": litellm_url, "litellm_key": MASTER_KEY}
             except Exception as exc:
                 missing["litellm"] = f"LiteLLM did not start: {exc}"
             load = LoadClient(config)
             pids["client"] = load.proc.pid
-            targets = [t for t in ("direct", "llm", "edge", "litellm") if t in config]
+            targets: list[str] = [t for t in ("direct", "llm", "edge", "litellm") if t in config]
             print(f"(started in {time.monotonic() - started:.0f} s; warming up)", file=sys.stderr)
             for target in targets:
                 for scenario in SCENARIOS:
@@ -355,6 +415,7 @@ def main() -> None:
                     f"(run {index + 1}/{RUNS} done at {time.monotonic() - started:.0f} s)",
                     file=sys.stderr,
                 )
+            paced = {target: pacing(load, target) for target in targets}
         finally:
             if load is not None:
                 load.close()
@@ -372,6 +433,7 @@ def main() -> None:
         f" and {os.getloadavg()[0]:.1f} at the end (shared machine: figures are noisy).\n"
     )
     print_tables(summary, missing)
+    print_pacing(paced)
     RESULTS_JSON.parent.mkdir(parents=True, exist_ok=True)
     RESULTS_JSON.write_text(
         json.dumps(
@@ -388,6 +450,7 @@ def main() -> None:
                 "summary": summary,
                 "missing": missing,
                 "per_run": runs,
+                "pacing": paced,
                 "wall_seconds": time.monotonic() - started,
             },
             indent=1,

@@ -110,3 +110,21 @@ async def test_errors_are_openai_shaped(upstream_url: str) -> None:
     ) as client:
         with pytest.raises(openai.BadRequestError):
             await client.chat.completions.create(model="m", messages=[])
+
+
+async def test_paced_model_streams_the_same_completion(upstream_url: str) -> None:
+    # The paced model sends its events apart in time; the content is the same.
+    async with openai.AsyncOpenAI(
+        base_url=upstream_url, api_key="sk-test", max_retries=0
+    ) as client:
+        for _ in range(2):  # the connection serves the next request after a paced stream
+            stream = await client.chat.completions.create(
+                model="bench-paced",
+                messages=MESSAGES,
+                stream=True,
+                stream_options={"include_usage": True},
+            )
+            chunks = [chunk async for chunk in stream]
+            pieces = [c.choices[0].delta.content for c in chunks if c.choices]
+            assert "".join(p or "" for p in pieces) == COMPLETION
+            assert chunks[-1].usage is not None
