@@ -6,11 +6,19 @@ The schemas ship inside the kubernetes-validate package, so this runs offline.
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.k8s.manifests import CUSTOM_KINDS, KUBERNETES_VALIDATE, OVERLAYS, objects, rendered_text
+from tests.k8s.manifests import (
+    CUSTOM_KINDS,
+    K8S,
+    KUBERNETES_VALIDATE,
+    OVERLAYS,
+    objects,
+    rendered_text,
+)
 
 # The newest Kubernetes the validator knows, and the oldest we support (the
 # fields used, such as PDB unhealthyPodEvictionPolicy and gRPC probes, are GA there).
@@ -57,3 +65,20 @@ def test_strict_validation_catches_a_misspelt_field() -> None:
     result = validate(yaml.safe_dump(deployment), KUBERNETES_VERSIONS[0])
     assert result.returncode != 0
     assert "periodSecond" in result.stdout
+
+
+def test_every_manifest_file_is_part_of_a_kustomization() -> None:
+    """A file no kustomization lists would silently never be deployed."""
+    listed: set[Path] = set()
+    for kustomization in K8S.rglob("kustomization.yaml"):
+        spec = yaml.safe_load(kustomization.read_text())
+        entries = [
+            *spec.get("resources", []),
+            *(p["path"] for p in spec.get("patches", []) if "path" in p),
+        ]
+        for generator in spec.get("configMapGenerator", []):
+            entries += generator.get("files", [])
+        listed |= {(kustomization.parent / entry).resolve() for entry in entries}
+    for path in K8S.rglob("*"):
+        if path.suffix in (".yaml", ".json") and path.name != "kustomization.yaml":
+            assert path.resolve() in listed, f"{path.relative_to(K8S)} is in no kustomization"
