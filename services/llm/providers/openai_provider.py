@@ -3,6 +3,11 @@
 OpenAI itself, vLLM, llama.cpp's server and Ollama all speak this wire
 format, so one provider serves them by `base_url`. The SDK's own retries are
 off (max_retries=0): retries are the router's, bounded by the caller's deadline.
+
+Requests go through the client's generic `post` with the body we build (it is
+already in wire format), which is what `chat.completions.create` ends in,
+minus its TypedDict-to-JSON transform: that transform was about a third of
+the SDK's CPU per call, measured on the instant-upstream bench.
 """
 
 from __future__ import annotations
@@ -12,6 +17,8 @@ from typing import Any
 
 import httpx2
 import openai
+from openai._types import RequestOptions
+from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from services.llm.providers.base import (
     ChatRequest,
@@ -77,13 +84,17 @@ class OpenAIProvider:
             params["response_format"] = {"type": "json_object"}
         return params
 
-    def _timeout(self, read_timeout: float) -> httpx2.Timeout:
-        return httpx2.Timeout(read_timeout, connect=min(read_timeout, self._connect_timeout))
+    def _options(self, read_timeout: float) -> RequestOptions:
+        timeout = httpx2.Timeout(read_timeout, connect=min(read_timeout, self._connect_timeout))
+        return {"timeout": timeout, "security": {"bearer_auth": True}}
 
     async def generate(self, model: str, request: ChatRequest, read_timeout: float) -> Completion:
         try:
-            response = await self._client.chat.completions.create(
-                **self._params(model, request), timeout=self._timeout(read_timeout)
+            response = await self._client.post(
+                "/chat/completions",
+                body=self._params(model, request),
+                cast_to=ChatCompletion,
+                options=self._options(read_timeout),
             )
             if not response.choices:
                 raise ProviderError("malformed", "response has no choices", provider=self.name)
@@ -103,11 +114,16 @@ class OpenAIProvider:
         self, model: str, request: ChatRequest, read_timeout: float
     ) -> AsyncGenerator[StreamEvent, None]:
         try:
-            stream = await self._client.chat.completions.create(
-                **self._params(model, request),
+            body = self._params(model, request)
+            body["stream"] = True
+            body["stream_options"] = {"include_usage": True}
+            stream = await self._client.post(
+                "/chat/completions",
+                body=body,
+                cast_to=ChatCompletion,
+                options=self._options(read_timeout),
                 stream=True,
-                stream_options={"include_usage": True},
-                timeout=self._timeout(read_timeout),
+                stream_cls=openai.AsyncStream[ChatCompletionChunk],
             )
         except Exception as exc:
             raise self._error(exc) from exc
