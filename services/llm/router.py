@@ -130,7 +130,11 @@ class _Failures:
 
 
 class _Retry(Exception):
-    """Internal: try the same model again."""
+    """Internal: try the same model again after `delay` seconds."""
+
+    def __init__(self, delay: float) -> None:
+        super().__init__(delay)
+        self.delay = delay
 
 
 class _NextModel(Exception):
@@ -204,7 +208,8 @@ class Router:
                             tenant,
                             functools.partial(provider.generate, candidate.upstream_model, call),
                         )
-                    except _Retry:
+                    except _Retry as retry:
+                        await asyncio.sleep(retry.delay)
                         continue
                     except _NextModel:
                         break
@@ -250,6 +255,7 @@ class Router:
                 continue
             call = _for_model(request, candidate)
             for attempt in range(self.policy.max_attempts):
+                delay: float | None = None
                 async with AsyncExitStack() as stack:
                     try:
                         events, first = await self._attempt(
@@ -263,16 +269,19 @@ class Router:
                             functools.partial(self._open_stream, stack, provider, candidate, call),
                             hold=stack,
                         )
-                    except _Retry:
-                        continue
+                    except _Retry as retry:
+                        delay = retry.delay  # waited for below, without the queue slot
                     except _NextModel:
                         break
-                    # Committed: from here on nothing is retried or replayed.
-                    relay = self._relay(spec, candidate, call, events, first, deadline, started)
-                    async with aclosing(relay):
-                        async for piece in relay:
-                            yield piece
-                    return
+                    else:
+                        # Committed: from here on nothing is retried or replayed.
+                        relay = self._relay(spec, candidate, call, events, first, deadline, started)
+                        async with aclosing(relay):
+                            async for piece in relay:
+                                yield piece
+                        return
+                if delay is not None:
+                    await asyncio.sleep(delay)
             self._count_fallback(spec, index, failures)
         metrics.OPERATION_DURATION.labels("stream", "", spec.name, "error").observe(
             loop.time() - started
@@ -467,7 +476,8 @@ class Router:
         hold: AsyncExitStack | None = None,
     ) -> T:
         """One call of one model, under its circuit, its queue and the deadline.
-        Raises _Retry or _NextModel when it failed; `hold` keeps the queue slot
+        Raises _Retry (with the backoff to wait) or _NextModel when it failed;
+        `hold` keeps the queue slot
         for the life of a stream."""
         loop = asyncio.get_running_loop()
         breaker = self.breaker(spec)
@@ -541,8 +551,7 @@ class Router:
                 failures.add(spec.name, exc.kind, exc.retry_after)
                 raise _NextModel from None
             metrics.RETRIES.labels(spec.provider, spec.name).inc()
-            await asyncio.sleep(delay)
-            raise _Retry from None
+            raise _Retry(delay) from None
         except BaseException:
             breaker.release()
             raise
