@@ -37,6 +37,8 @@ _LEET_WORD = re.compile(r"(?<![a-z0-9@$|!+'])(?:[a-z']+[0-9@$|!+]|[0-9@$|!+]+[a-
 _SPACED = re.compile(r"(?:(?<=\s)|^)(?:\w[\\ .*_-]){3,}\w\b")
 _BASE64 = re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{16,}={0,2}(?![A-Za-z0-9+/=])")
 _HEX = re.compile(r"(?<![0-9A-Fa-f])(?:[0-9A-Fa-f]{2}[ :]?){8,}(?![0-9A-Fa-f])")
+# str.translate with a dict costs a dict look-up per character: run it only when needed.
+_HOMOGLYPH_CHARS = re.compile("[" + re.escape("".join(chr(c) for c in HOMOGLYPHS)) + "]")
 _TAGS = re.compile("[\U000e0020-\U000e007e]")
 _URL_ESCAPES = re.compile(r"(?:%[0-9A-Fa-f]{2}){4,}")
 _BACKSLASHED = re.compile(r"\\(?=\S)")
@@ -95,7 +97,7 @@ def fold(text: str) -> str:
     if not text.isascii():
         text = unicodedata.normalize("NFKC", text)
     text = text.lower()
-    if not text.isascii():
+    if not text.isascii() and _HOMOGLYPH_CHARS.search(text):
         text = text.translate(HOMOGLYPHS)
     if "\\" in text:
         text = _BACKSLASHED.sub("", text)
