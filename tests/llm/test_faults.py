@@ -125,19 +125,20 @@ async def test_caller_deadline_bounds_a_hanging_provider(
         )
 
 
+@pytest.mark.parametrize("model", ["gpt-4o", "claude-3-5-haiku"])
 @pytest.mark.parametrize("stream", [False, True])
 async def test_malformed_body_is_retried(
-    upstream: FakeUpstream, make_router: RouterFactory, stream: bool
+    upstream: FakeUpstream, make_router: RouterFactory, stream: bool, model: str
 ) -> None:
     upstream.then(Behaviour("malformed"))
     router = make_router()
     if stream:
-        outcome = last_outcome(await collect(router, "gpt-4o"))
+        outcome = last_outcome(await collect(router, model))
     else:
         outcome = (
-            await router.generate(router.catalogue.models["gpt-4o"], REQUEST, deadline=None)
+            await router.generate(router.catalogue.models[model], REQUEST, deadline=None)
         ).outcome
-    assert outcome.spec.name == "gpt-4o" and outcome.complete
+    assert outcome.spec.name == model and outcome.complete
     assert len(upstream.requests) == 2
 
 
@@ -180,10 +181,13 @@ async def test_anthropic_stream_maps_system_and_usage(
     assert outcome.usage.output_tokens == 4 and outcome.finish_reason == "stop"
 
 
-async def test_anthropic_overloaded_529_is_retried(
-    upstream: FakeUpstream, make_router: RouterFactory
+@pytest.mark.parametrize(
+    "fault", [Behaviour.error(529), Behaviour.error(429, retry_after="0.1"), Behaviour.error(500)]
+)
+async def test_anthropic_faults_are_retried(
+    upstream: FakeUpstream, make_router: RouterFactory, fault: Behaviour
 ) -> None:
-    upstream.then(Behaviour.error(529))
+    upstream.then(fault)
     router = make_router()
     generation = await router.generate(
         router.catalogue.models["claude-3-5-haiku"], REQUEST, deadline=None
