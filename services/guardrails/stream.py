@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 
 from services.guardrails import metrics
+from services.guardrails.detectors import hidden_unicode
 from services.guardrails.findings import Action, Finding
 from services.guardrails.guard import Guard, decide
 from services.guardrails.policy import Policy
@@ -95,7 +96,10 @@ class StreamRedactor:
         text, start = self.text, self.pending
         if start >= len(text):
             return "", []
-        found = [f for f in self.guard.sensitive(text, self.policy) if f.end > start]
+        found = self.guard.sensitive(text, self.policy)
+        if self.policy.runs("unicode"):
+            found += hidden_unicode.detect(text)
+        found = [f for f in found if f.end > start]
         cut = len(text) if final else hold_from(text, start)
         if not final and len(text) - start > self.max_hold:
             cut = len(text)

@@ -109,3 +109,9 @@ def test_random_long_stream(guard: Guard, policy: Policy) -> None:
     chunks = split(text, [rng.randrange(len(text)) for _ in range(300)])
     streamed, _ = run(guard, policy, chunks)
     assert "jane.doe@example.com" not in streamed and "4556 7712" not in streamed
+
+
+def test_hidden_unicode_removed_from_stream(guard: Guard, policy: Policy) -> None:
+    streamed, found = run(guard, policy, ["safe te", "xt\u200b with ", "a hidden \u202e mark "])
+    assert "\u200b" not in streamed and "\u202e" not in streamed
+    assert [kind for kind, _, _ in found] == ["HIDDEN_UNICODE", "HIDDEN_UNICODE"]
