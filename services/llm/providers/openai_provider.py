@@ -17,7 +17,6 @@ from typing import Any
 
 import httpx2
 import openai
-from openai._types import RequestOptions
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from services.llm.providers.base import (
@@ -84,9 +83,8 @@ class OpenAIProvider:
             params["response_format"] = {"type": "json_object"}
         return params
 
-    def _options(self, read_timeout: float) -> RequestOptions:
-        timeout = httpx2.Timeout(read_timeout, connect=min(read_timeout, self._connect_timeout))
-        return {"timeout": timeout, "security": {"bearer_auth": True}}
+    def _timeout(self, read_timeout: float) -> httpx2.Timeout:
+        return httpx2.Timeout(read_timeout, connect=min(read_timeout, self._connect_timeout))
 
     async def generate(self, model: str, request: ChatRequest, read_timeout: float) -> Completion:
         try:
@@ -94,7 +92,7 @@ class OpenAIProvider:
                 "/chat/completions",
                 body=self._params(model, request),
                 cast_to=ChatCompletion,
-                options=self._options(read_timeout),
+                options={"timeout": self._timeout(read_timeout), "security": {"bearer_auth": True}},
             )
             if not response.choices:
                 raise ProviderError("malformed", "response has no choices", provider=self.name)
@@ -121,7 +119,7 @@ class OpenAIProvider:
                 "/chat/completions",
                 body=body,
                 cast_to=ChatCompletion,
-                options=self._options(read_timeout),
+                options={"timeout": self._timeout(read_timeout), "security": {"bearer_auth": True}},
                 stream=True,
                 stream_cls=openai.AsyncStream[ChatCompletionChunk],
             )
