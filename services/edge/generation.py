@@ -63,6 +63,7 @@ async def generate(
     request: GenerationRequest,
     result: GenerationResult,
     call_timeout: float,
+    policy: guardrails_pb2.Policy | None = None,
 ) -> AsyncGenerator[str, None]:
     """Yield redacted text pieces; `result` holds model, usage and cost at the end."""
     llm_request = llm_pb2.GenerateStreamRequest(
@@ -101,6 +102,8 @@ async def generate(
                 message = guardrails_pb2.RedactStreamRequest(text=piece.text)
                 if first:
                     message.tenant = request.tenant
+                    if policy is not None and (policy.actions or policy.disabled_detectors):
+                        message.policy.CopyFrom(policy)
                     first = False
                 try:
                     await redact_call.write(message)

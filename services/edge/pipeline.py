@@ -14,7 +14,7 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import AsyncGenerator, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from contextlib import aclosing
 from dataclasses import asdict, dataclass, field
 
@@ -48,7 +48,7 @@ from services.edge.validation import (
 log = logging.getLogger(__name__)
 
 FINISH_STOP = 1
-SEARCH_MODES = {
+SEARCH_MODES: dict[str, retrieval_pb2.SearchMode] = {
     "hybrid": retrieval_pb2.SEARCH_MODE_HYBRID,
     "dense": retrieval_pb2.SEARCH_MODE_DENSE,
     "keyword": retrieval_pb2.SEARCH_MODE_KEYWORD,
@@ -115,6 +115,12 @@ def retrieval_unavailable() -> errors.Unavailable:
     )
 
 
+def _policy(actions: Mapping[str, str]) -> guardrails_pb2.Policy:
+    return guardrails_pb2.Policy(
+        actions={finding: POLICY_ACTIONS[action] for finding, action in actions.items()}
+    )
+
+
 class Deadline:
     """The client's deadline (or the default), as a timeout for each downstream call."""
 
@@ -148,12 +154,11 @@ class Pipeline:
         self.down = downstream
         # Set by the server from its watch of retrieval's health.
         self.retrieval_ready: Callable[[], bool] = lambda: True
-        self.input_policy = guardrails_pb2.Policy(
-            actions={
-                finding: POLICY_ACTIONS[action]
-                for finding, action in settings.input_policy_actions.items()
-            }
-        )
+        self.input_policy = _policy(settings.input_policy_actions)
+        self.document_policy = _policy(settings.input_policy_actions)
+        if not settings.ask_redact_document_pii:
+            self.document_policy.disabled_detectors.append("pii")
+        self.output_policy = _policy(settings.output_policy_actions)
 
     # --- shared steps -----------------------------------------------------
 
@@ -304,7 +309,7 @@ class Pipeline:
         result = GenerationResult(model=model.name, provider=model.provider)
         first = True
         try:
-            pieces = generate(self.down, request, result, deadline.remaining())
+            pieces = generate(self.down, request, result, deadline.remaining(), self.output_policy)
             async with aclosing(pieces):
                 async for piece in pieces:
                     if first:
@@ -546,20 +551,32 @@ class Pipeline:
         """Relevant chunks of the tenant's documents, best first; chunks that
         guardrails find poisoned (instructions hidden in a document) are dropped."""
         settings = self.settings
-        try:
-            response = await self.down.retrieval.Search(
-                retrieval_pb2.SearchRequest(
-                    tenant=caller.tenant,
-                    query=question,
-                    top_k=top_k,
-                    mode=SEARCH_MODES[settings.ask_search_mode],
-                    filter=filter_,
-                ),
-                timeout=deadline.remaining(),
+
+        def search(
+            mode: retrieval_pb2.SearchMode, threshold: float | None
+        ) -> Awaitable[retrieval_pb2.SearchResponse]:
+            request = retrieval_pb2.SearchRequest(
+                tenant=caller.tenant, query=question, top_k=top_k, mode=mode, filter=filter_
             )
+            if threshold is not None:
+                request.score_threshold = threshold
+            return self.down.retrieval.Search(request, timeout=deadline.remaining())
+
+        ranking = search(SEARCH_MODES[settings.ask_search_mode], None)
+        try:
+            if settings.ask_min_similarity > 0:
+                # Ranked (hybrid) for order; dense with a similarity floor for relevance.
+                ranked, relevant = await asyncio.gather(
+                    ranking, search(retrieval_pb2.SEARCH_MODE_DENSE, settings.ask_min_similarity)
+                )
+                keep = {(r.document_id, r.start) for r in relevant.results}
+                results = [r for r in ranked.results if (r.document_id, r.start) in keep]
+                seen = {(r.document_id, r.start) for r in results}
+                results += [r for r in relevant.results if (r.document_id, r.start) not in seen]
+            else:
+                results = list((await ranking).results)
         except grpc.RpcError as exc:
             raise translate("retrieval", exc) from None
-        results = [r for r in response.results if r.score >= settings.ask_min_score]
         if not results or not settings.ask_check_documents:
             texts = [r.text for r in results]
         else:
@@ -571,7 +588,7 @@ class Pipeline:
                                 text=r.text,
                                 tenant=caller.tenant,
                                 source=guardrails_pb2.SOURCE_DOCUMENT,
-                                policy=self.input_policy,
+                                policy=self.document_policy,
                             ),
                             timeout=deadline.remaining(),
                         )

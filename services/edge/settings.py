@@ -68,15 +68,24 @@ class EdgeSettings(ServiceSettings):
 
     # RAG.
     ask_default_top_k: int = Field(5, ge=1, le=20)
+    # How chunks are ranked for Ask.
     ask_search_mode: Literal["hybrid", "dense", "keyword"] = "hybrid"
-    # A question whose best chunk scores below this has nothing relevant.
-    ask_min_score: float = Field(0.0, ge=-1, le=100)
+    # Relevance: a chunk is used only when its embedding's cosine similarity to
+    # the question reaches this (all-MiniLM-L6-v2: related text scores about
+    # 0.5-0.9, unrelated below 0.25); none reaching it escalates. 0 disables.
+    ask_min_similarity: float = Field(0.3, ge=0, le=1)
     ask_check_documents: bool = True
 
     # Guardrails policy overrides for what goes in to a model (user input and
     # retrieved chunks), e.g. {"EMAIL_ADDRESS": "report"} lets users give their
     # own email address; model output is always redacted by the tenant's policy.
     input_policy_actions: dict[str, Literal["report", "redact", "block"]] = {}
+    # Overrides for what comes out (RedactStream), e.g. {"DATE_TIME": "report"}.
+    output_policy_actions: dict[str, Literal["report", "redact", "block"]] = {}
+    # Retrieved chunks are checked for poisoning (injection, hidden unicode,
+    # secrets); their PII reaches the model only when this is false, and the
+    # answer is redacted on the way out either way.
+    ask_redact_document_pii: bool = False
 
     # Response cache for temperature-0 requests.
     cache_enabled: bool = True

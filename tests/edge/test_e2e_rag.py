@@ -4,7 +4,9 @@ tenant isolation of documents, and the clients (Node.js, the CLI, grpcurl).
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -222,4 +224,6 @@ def test_grpcurl_runs_the_readme_ask_stream(mesh: Mesh, corpus: dict[str, int]) 
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
-    assert '"documentId": "zephyr"' in result.stdout
+    messages = [json.loads(m) for m in re.findall(r"^\{.*?^\}", result.stdout, re.M | re.S)]
+    assert len(messages) > 1
+    assert messages[-1]["citations"][0]["document_id"] == "zephyr"
