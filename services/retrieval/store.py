@@ -24,7 +24,7 @@ import logging
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal, TypeVar
 
 from qdrant_client import QdrantClient, models
@@ -86,7 +86,6 @@ class Fusion:
 class _State:
     dimension_error: str | None = None
     opened: bool = False
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 def _scope(
@@ -230,8 +229,12 @@ class ChunkStore:
                 for c in chunks
             ]
             client.upsert(self.collection, points, wait=True)
-            stale = _scope(tenant, document_ids=[document_id], min_chunk_index=len(chunks))
-            client.delete(self.collection, models.FilterSelector(filter=stale), wait=True)
+            # Chunk indexes are contiguous from 0, so the document shrank exactly when
+            # a chunk at the new length exists: one lookup by id, not a filtered scan.
+            next_id = point_id(tenant, document_id, len(chunks))
+            if client.retrieve(self.collection, [next_id], with_payload=False):
+                stale = _scope(tenant, document_ids=[document_id], min_chunk_index=len(chunks))
+                client.delete(self.collection, models.FilterSelector(filter=stale), wait=True)
 
         await self._run(run)
 
