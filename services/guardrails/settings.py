@@ -16,7 +16,8 @@ class GuardrailsSettings(ServiceSettings):
     # finding): the caller sent something no policy should have to scan.
     max_text_chars: int = Field(200_000, ge=1_000, le=10_000_000)
     max_stream_chars: int = Field(2_000_000, ge=1_000, le=100_000_000)
-    max_stream_hold_chars: int = Field(1024, ge=64, le=65_536)
+    # A PEM private key is ~1.7 KB: hold at least that much before giving up.
+    max_stream_hold_chars: int = Field(4096, ge=64, le=65_536)
     # JSON file of tenant policies; see policy.PolicyFile. Empty: built-in defaults.
     policy_file: Path | None = None
     injection_threshold: float = Field(0.5, gt=0, lt=1)

@@ -28,7 +28,7 @@ from services.guardrails.policy import Policy
 from services.guardrails.redaction import Placeholders
 
 CONTEXT = 64
-MAX_RUN_WORDS = 6
+MAX_RUN_WORDS = 10  # an IBAN written in groups has up to 9
 _WORD_BEFORE = re.compile(r"(\S+)(\s*)$")
 
 
@@ -41,7 +41,7 @@ class StreamBlocked(Exception):
 
 
 def _joinable(word: str) -> bool:
-    stripped = word.strip(",;:()[]\"'")
+    stripped = word.strip(",;:()[]\"'-")  # "-----BEGIN" too
     if not stripped:
         return word in ("(", "+", "-")
     return (
@@ -72,7 +72,7 @@ def hold_from(text: str, floor: int) -> int:
 
 
 class StreamRedactor:
-    def __init__(self, guard: Guard, policy: Policy, *, max_hold: int = 1024) -> None:
+    def __init__(self, guard: Guard, policy: Policy, *, max_hold: int = 4096) -> None:
         self.guard = guard
         self.policy = policy
         self.max_hold = max_hold

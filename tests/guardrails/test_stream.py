@@ -115,3 +115,14 @@ def test_hidden_unicode_removed_from_stream(guard: Guard, policy: Policy) -> Non
     streamed, found = run(guard, policy, ["safe te", "xt\u200b with ", "a hidden \u202e mark "])
     assert "\u200b" not in streamed and "\u202e" not in streamed
     assert [kind for kind, _, _ in found] == ["HIDDEN_UNICODE", "HIDDEN_UNICODE"]
+
+
+def test_private_key_split_over_many_chunks(guard: Guard, policy: Policy) -> None:
+    body = "\n".join(
+        "MIIEowIBAAKCAQEAx7Qz" + f"{i:02d}" + "kR9vT3bW1yP8sL5mN2hJ6gF4dC0aZ" for i in range(30)
+    )
+    key = f"-----BEGIN RSA PRIVATE KEY-----\n{body}\n-----END RSA PRIVATE KEY-----"
+    text = f"Here it is:\n{key}\nDone."
+    streamed, found = run(guard, policy, [text[i : i + 7] for i in range(0, len(text), 7)])
+    assert "MIIEow" not in streamed and "PRIVATE KEY" not in streamed
+    assert ("SECRET", text.index("-----BEGIN"), text.index("Done.") - 1) in found
