@@ -19,6 +19,7 @@ original output.
 from __future__ import annotations
 
 import re
+import time
 
 from services.guardrails import metrics
 from services.guardrails.detectors import hidden_unicode
@@ -96,25 +97,27 @@ class StreamRedactor:
         text, start = self.text, self.pending
         if start >= len(text):
             return "", []
+        started = time.perf_counter()
         found = self.guard.sensitive(text, self.policy)
         if self.policy.runs("unicode"):
             found += hidden_unicode.detect(text)
         found = [f for f in found if f.end > start]
-        cut = len(text) if final else hold_from(text, start)
-        if not final and len(text) - start > self.max_hold:
-            cut = len(text)
+        forced = not final and len(text) - start > self.max_hold
+        cut = len(text) if final or forced else hold_from(text, start)
         for finding in found:
-            if finding.start < cut < finding.end or (not final and finding.end == len(text)):
+            if finding.start < cut < finding.end or (
+                not (final or forced) and finding.end == len(text)
+            ):
                 cut = min(cut, max(start, finding.start))
         released = [f for f in found if f.end <= cut]
         for finding in released:
-            finding.start = max(
-                finding.start, start
-            )  # a value begun in released text: redact the rest
+            # A value begun in released context (should not happen): redact the rest.
+            finding.start = max(finding.start, start)
         piece = text[start:cut]
         local = [f.shifted(-start) for f in released]
         report = decide(piece, local, self.policy, self.placeholders)
         for finding in report.findings:
+            metrics.FINDINGS.labels("stream", finding.type, finding.action.name).inc()
             if finding.action == Action.BLOCK:
                 raise StreamBlocked(finding.shifted(self.base + start))
         keep_from = max(0, cut - CONTEXT)
@@ -122,5 +125,7 @@ class StreamRedactor:
         self.text = text[keep_from:]
         self.pending = cut - keep_from
         metrics.STREAM_HELD_CHARS.observe(self.held)
-        absolute = [f.shifted(self.base - keep_from + start) for f in report.findings]
-        return report.redacted_text, absolute
+        metrics.CHECK_SECONDS.labels("stream").observe(time.perf_counter() - started)
+        return report.redacted_text, [
+            f.shifted(self.base - keep_from + start) for f in report.findings
+        ]
