@@ -44,7 +44,7 @@ class RetrievalSettings(ServiceSettings):
     embedding_timeout_seconds: float = Field(30.0, gt=0, le=600)
 
     # Chunking, in word pieces of the MiniLM tokenizer (the model reads at most 256).
-    chunk_tokens: int = Field(200, ge=16, le=8192)
+    chunk_tokens: int = Field(240, ge=16, le=8192)
     chunk_overlap_tokens: int = Field(32, ge=0, le=4096)
     max_document_chars: int = Field(2_000_000, ge=1, description="Longer documents fail alone.")
     max_documents_per_request: int = Field(1000, ge=1, le=100_000)

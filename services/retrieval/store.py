@@ -198,6 +198,10 @@ class ChunkStore:
     async def ready(self) -> bool:
         if not self._state.opened or self._state.dimension_error:
             return False
+        if self.local:
+            # In-process and open: it answers. Queuing a probe behind a long scan on
+            # the single store thread would only make health flap under load.
+            return True
         return await self._run(lambda: self.client.collection_exists(self.collection))
 
     def _refresh_count(self) -> None:
