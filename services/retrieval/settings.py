@@ -41,6 +41,9 @@ class RetrievalSettings(ServiceSettings):
         0, ge=0, le=65536, description="Vector size of the API model; 0 asks the API at start."
     )
     embedding_batch_size: int = Field(64, ge=1, le=2048, description="Texts per embedding call.")
+    embedding_workers: int = Field(
+        1, ge=1, le=64, description="Local model: worker processes (1: a thread in-process)."
+    )
     embedding_timeout_seconds: float = Field(30.0, gt=0, le=600)
 
     # Chunking, in word pieces of the MiniLM tokenizer (the model reads at most 256).
