@@ -21,7 +21,8 @@ from tests.llm.fake_upstream import FakeUpstream
 
 @pytest.fixture(scope="session")
 async def local_model() -> AsyncIterator[LocalModelServer]:
-    server = LocalModelServer(default_model_path(), threads=2, parallel=2, context_tokens=2048)
+    # One thread: on a shared, busy machine llama.cpp's threads otherwise wait on each other.
+    server = LocalModelServer(default_model_path(), threads=1, parallel=2, context_tokens=2048)
     await server.start()
     yield server
     await server.stop()

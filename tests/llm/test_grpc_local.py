@@ -17,7 +17,11 @@ from tests.support import ServiceProcess
 
 @pytest.fixture(scope="module")
 def service() -> Iterator[ServiceProcess]:
-    env = {"AIMESH_LLM_LOCAL_PARALLEL": "1", "AIMESH_LLM_LOCAL_QUEUE_MAX": "1"}
+    env = {
+        "AIMESH_LLM_LOCAL_PARALLEL": "1",
+        "AIMESH_LLM_LOCAL_QUEUE_MAX": "1",
+        "AIMESH_LLM_LOCAL_THREADS": "1",  # steadier than 2 on a shared, busy machine
+    }
     with ServiceProcess("llm", env) as process:
         yield process
 

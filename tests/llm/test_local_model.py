@@ -65,7 +65,7 @@ async def test_json_object_response_format(provider: OpenAIProvider) -> None:
 
     request = ChatRequest(
         (ChatMessage("user", "Give a JSON object with a key named colour."),),
-        max_tokens=24,
+        max_tokens=12,
         json_object=True,
         temperature=0.0,
     )
