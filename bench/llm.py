@@ -73,8 +73,10 @@ def _upstream_thread() -> Iterator[FakeUpstream]:
 # -- local model -----------------------------------------------------------------
 
 
-async def _local_direct() -> list[tuple[float, float]]:
-    server = LocalModelServer(default_model_path(), threads=2, parallel=1, context_tokens=2048)
+async def _local_direct(threads: int) -> list[tuple[float, float]]:
+    server = LocalModelServer(
+        default_model_path(), threads=threads, parallel=1, context_tokens=2048
+    )
     await server.start()
     client = openai.AsyncOpenAI(base_url=server.base_url, api_key="local", max_retries=0)
     runs = []
@@ -125,19 +127,22 @@ async def _local_service(target: str) -> list[tuple[float, float]]:
 
 
 def _local_section() -> None:
-    direct = asyncio.run(_local_direct())
+    direct = asyncio.run(_local_direct(2))
+    direct_one_thread = asyncio.run(_local_direct(1))
     with ServiceProcess("llm", {"AIMESH_LLM_LOCAL_PARALLEL": "1"}) as service:
         via_service = asyncio.run(_local_service(service.target))
     print(
-        f"Local model: SmolLM2-135M-Instruct Q4_1, llama.cpp via xllamacpp, 2 threads, "
+        f"Local model: SmolLM2-135M-Instruct Q4_1, llama.cpp via xllamacpp, "
         f"{LOCAL_MAX_TOKENS} output tokens, median of {LOCAL_RUNS} runs\n"
     )
     print("| path | time to first token (ms) | decode tokens/s |")
     print("|---|---:|---:|")
-    for name, runs in (
-        ("llama.cpp server direct (openai SDK)", direct),
-        ("llm service GenerateStream", via_service),
-    ):
+    rows = (
+        ("llama.cpp server direct (openai SDK), 2 threads", direct),
+        ("llama.cpp server direct (openai SDK), 1 thread", direct_one_thread),
+        ("llm service GenerateStream, 2 threads (default)", via_service),
+    )
+    for name, runs in rows:
         if runs:
             ttft = statistics.median(r[0] for r in runs) * 1000
             rate = statistics.median(r[1] for r in runs)
