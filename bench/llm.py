@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import statistics
 import threading
 import time
@@ -262,6 +263,8 @@ def _overhead_section() -> None:
 
 
 def main() -> None:
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"Load average at start (1, 5, 15 min): {load}; other jobs share these cores.\n")
     _local_section()
     _overhead_section()
 
