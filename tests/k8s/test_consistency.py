@@ -78,11 +78,23 @@ def main_container(overlay: str, service: str) -> dict[str, Any]:
     return found[0]
 
 
+# Read by libraries rather than by the settings classes.
+RUNTIME_ENV = {"OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"}
+
+
+def cpu_cores(quantity: str) -> float:
+    return float(quantity[:-1]) / 1000 if quantity.endswith("m") else float(quantity)
+
+
 @pytest.mark.parametrize(("overlay", "service"), CASES)
 def test_environment_names_are_real_settings(overlay: str, service: str) -> None:
     """A misspelt AIMESH_* variable would stop the pod at start: catch it here."""
-    unknown = set(container_env(overlay, service)) - setting_env_names(service)
+    env = container_env(overlay, service)
+    unknown = set(env) - setting_env_names(service) - RUNTIME_ENV
     assert not unknown, f"{service}: not settings of the service: {sorted(unknown)}"
+    limit = cpu_cores(main_container(overlay, service)["resources"]["limits"]["cpu"])
+    for name in {n for n in env if n.endswith("_THREADS")}:
+        assert 1 <= int(env[name]) <= limit, f"{name}: threads beyond the CPU limit"
 
 
 @pytest.mark.parametrize(("overlay", "service"), CASES)
