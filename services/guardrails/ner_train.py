@@ -143,6 +143,12 @@ def generate(rng: random.Random) -> list[tuple[str, list[tuple[int, int, str]]]]
             for m in _SLOT.finditer(template):
                 text += template[cursor : m.start()]
                 slot = m.group(1)
+                if slot == "address" and rng.random() < 0.7:
+                    value, parts = compose_address(fill, rng)
+                    spans += [(len(text) + s, len(text) + e, kind) for s, e, kind in parts]
+                    text += value
+                    cursor = m.end()
+                    continue
                 maker = fill.get(slot)
                 value = _case(str(maker()), rng) if maker else slot
                 label = (
@@ -158,6 +164,37 @@ def generate(rng: random.Random) -> list[tuple[str, list[tuple[int, int, str]]]]
             text += template[cursor:]
             out.append((text, [_with_suffix(text, span) for span in spans]))
     return out
+
+
+ADDRESS_FORMATS = (
+    "{building_number} {street_name}, {city}, {country} {postcode}",
+    "{building_number} {street_name}\n{secondary_address}\n{city}\n{country} {postcode}",
+    "{street_name} {building_number}, {postcode} {city}",
+    "{building_number} {street_name} {secondary_address} {city} {state_abbr} {postcode}",
+    "{building_number} {street_name}, {city}",
+    "{secondary_address}, {building_number} {street_name}, {city} {postcode}, {country}",
+)
+
+
+def compose_address(
+    fill: dict[str, Callable[[], Any]], rng: random.Random
+) -> tuple[str, list[tuple[int, int, str]]]:
+    """An address built from its parts, so that its city and country are labelled
+    LOCATION (as presidio's own multi-line frames label them) and the rest
+    STREET_ADDRESS; Faker's one-piece address() would hide where the city is."""
+    text = ""
+    spans: list[tuple[int, int, str]] = []
+    template = rng.choice(ADDRESS_FORMATS)
+    cursor = 0
+    for m in re.finditer(r"\{(\w+)\}", template):
+        text += template[cursor : m.start()]
+        part = m.group(1)
+        value = _case(str(fill[part]()), rng)
+        kind = "LOCATION" if part in LOCATION else "STREET_ADDRESS"
+        spans.append((len(text), len(text) + len(value), kind))
+        text += value
+        cursor = m.end()
+    return text + template[cursor:], spans
 
 
 _SUFFIX = re.compile(r" (?:street|st\.|road|avenue|lane)\b", re.IGNORECASE)
