@@ -251,9 +251,9 @@ def print_tables(summary: dict[str, Any], missing: dict[str, str]) -> None:
             f" {fmt(cpu['upstream'])} | {fmt(cpu['client'])} |"
         )
     print(
-        "\nCPU ms per request at concurrency 1 (unary):"
+        "\nGateway CPU ms per request at concurrency 1 (unary):"
         + "".join(
-            f" {t} {fmt(r['gateway_cpu_ms_per_request'])};"
+            f" {LABELS[t]} {fmt(r['gateway_cpu_ms_per_request'])};"
             for t, r in unary.items()
             if t != "direct"
         )

@@ -52,7 +52,7 @@ from services.edge.tiers import Tier
 
 QUICK = os.environ.get("AIMESH_BENCH_QUICK", "") not in ("", "0") or "--quick" in sys.argv
 RUNS = 2 if QUICK else 5
-SECONDS = 0.5 if QUICK else 1.5
+SECONDS = 0.5 if QUICK else 1.0
 EDGE_CALLS = 20 if QUICK else 50
 CONCURRENCIES = (1, 32)
 RESULTS_JSON = ROOT / "var" / "bench" / "ratelimit.json"
