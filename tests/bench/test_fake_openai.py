@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import openai
 import pytest
+from openai.types.chat import ChatCompletionMessageParam
 
 from bench._fake_openai import COMPLETION, COMPLETION_TOKENS, PIECES, PROMPT_TOKENS
 from tests.support import ROOT
@@ -34,7 +35,7 @@ def upstream_url() -> Iterator[str]:
     proc.stdout.close()
 
 
-MESSAGES = [
+MESSAGES: list[ChatCompletionMessageParam] = [
     {"role": "system", "content": "Be brief."},
     {"role": "user", "content": "Say something about a fox."},
 ]
