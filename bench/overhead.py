@@ -39,7 +39,7 @@ from bench._mesh import MODEL, PACED_MODEL, clear_redis_prefix, start_edge, star
 from bench._procs import ROOT, cpu_seconds, start_fake_openai, start_litellm, stop
 from bench._stats import fmt, median, percentile
 
-QUICK = os.environ.get("AIMESH_BENCH_QUICK", "") not in ("", "0") or "--quick" in sys.argv
+QUICK = os.environ.get("AIMESH_BENCH_QUICK", "") not in ("", "0")
 RUNS = 2 if QUICK else 5
 SEQUENTIAL_REQUESTS = 60 if QUICK else 100
 CONCURRENT_REQUESTS = 200 if QUICK else 320

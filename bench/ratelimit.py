@@ -50,7 +50,7 @@ from services.edge.ratelimit import (
 )
 from services.edge.tiers import Tier
 
-QUICK = os.environ.get("AIMESH_BENCH_QUICK", "") not in ("", "0") or "--quick" in sys.argv
+QUICK = os.environ.get("AIMESH_BENCH_QUICK", "") not in ("", "0")
 RUNS = 2 if QUICK else 5
 SECONDS = 0.5 if QUICK else 1.0
 EDGE_CALLS = 20 if QUICK else 50
