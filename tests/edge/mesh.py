@@ -65,7 +65,7 @@ def tier(requests: int, budget: int = 50_000_000, models: tuple[str, ...] = ("*"
 
 TIERS = {
     "tight": tier(3),
-    "budget": tier(1000, budget=400),
+    "budget": tier(1000, budget=200),
     "window": tier(10),
 }
 # tenant -> tier

@@ -53,7 +53,7 @@ def test_pii_in_model_output_never_reaches_the_client(mesh: Mesh) -> None:
         raw = llm_pb2_grpc.LlmServiceStub(channel).Generate(
             llm_pb2.GenerateRequest(
                 messages=[llm_pb2.Message(role="user", content=PII_PROMPT)],
-                max_tokens=40,
+                max_tokens=20,
                 temperature=0.0,
             ),
             timeout=120,
@@ -61,15 +61,15 @@ def test_pii_in_model_output_never_reaches_the_client(mesh: Mesh) -> None:
     assert EMAIL in raw.text
     # ...but through the edge, unary and streamed, it is redacted on the way out.
     chat = mesh.stub.Chat(
-        edge_pb2.ChatRequest(messages=user(PII_PROMPT), max_tokens=40, temperature=0.0),
+        edge_pb2.ChatRequest(messages=user(PII_PROMPT), max_tokens=20, temperature=0.0),
         metadata=mesh.auth("pii"),
         timeout=120,
     )
     assert EMAIL not in chat.text and chat.redacted
-    # (41 tokens: not the cached Chat answer, the same text through RedactStream.)
+    # (21 tokens: not the cached Chat answer, the same text through RedactStream.)
     pieces = list(
         mesh.stub.ChatStream(
-            edge_pb2.ChatStreamRequest(messages=user(PII_PROMPT), max_tokens=41, temperature=0.0),
+            edge_pb2.ChatStreamRequest(messages=user(PII_PROMPT), max_tokens=21, temperature=0.0),
             metadata=mesh.auth("pii"),
             timeout=120,
         )
@@ -81,7 +81,7 @@ def test_pii_in_model_output_never_reaches_the_client(mesh: Mesh) -> None:
 
 def test_the_cache_serves_a_repeat_for_free(mesh: Mesh) -> None:
     request = edge_pb2.ChatRequest(
-        messages=user("Write a short poem about a lighthouse."), max_tokens=24, temperature=0.0
+        messages=user("Write a short poem about a lighthouse."), max_tokens=8, temperature=0.0
     )
     first = mesh.stub.Chat(request, metadata=mesh.auth("cache"), timeout=120)
     second = mesh.stub.Chat(request, metadata=mesh.auth("cache"), timeout=120)
@@ -91,7 +91,7 @@ def test_the_cache_serves_a_repeat_for_free(mesh: Mesh) -> None:
     other = mesh.stub.Chat(request, metadata=mesh.auth("acme"), timeout=120)
     assert not other.cached
     # Sampling (temperature > 0) is never cached.
-    sampled = edge_pb2.ChatRequest(messages=request.messages, max_tokens=8, temperature=0.7)
+    sampled = edge_pb2.ChatRequest(messages=request.messages, max_tokens=2, temperature=0.7)
     mesh.stub.Chat(sampled, metadata=mesh.auth("cache"), timeout=120)
     assert not mesh.stub.Chat(sampled, metadata=mesh.auth("cache"), timeout=120).cached
 
@@ -110,11 +110,11 @@ def test_over_the_limit_is_resource_exhausted_with_retry_info(mesh: Mesh) -> Non
 
 
 def test_concurrent_spenders_never_overshoot_the_budget(mesh: Mesh) -> None:
-    budget = 400
+    budget = 200
 
     def spend(i: int) -> tuple[str, int]:
         request = edge_pb2.ChatRequest(
-            messages=user(f"Write a short poem about lighthouse number {i}."), max_tokens=8
+            messages=user(f"Write a short poem about lighthouse number {i}."), max_tokens=4
         )
         try:
             response = mesh.stub.Chat(request, metadata=mesh.auth("budget"), timeout=120)
@@ -128,8 +128,8 @@ def test_concurrent_spenders_never_overshoot_the_budget(mesh: Mesh) -> None:
 
     outcomes: list[tuple[str, int]] = []
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
-        for _ in range(3):  # waves, so settled calls free room for the next ones
-            outcomes += pool.map(spend, range(8))
+        for _ in range(2):  # waves, so settled calls free room for the next ones
+            outcomes += pool.map(spend, range(6))
     served = [cost for outcome, cost in outcomes if outcome == "served"]
     assert served and len(served) < len(outcomes)
     usage = mesh.stub.GetUsage(edge_pb2.GetUsageRequest(), metadata=mesh.auth("budget"), timeout=10)

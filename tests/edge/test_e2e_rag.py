@@ -63,7 +63,7 @@ def corpus(mesh: Mesh) -> dict[str, int]:
 def ask_stream(
     mesh: Mesh, tenant: str, question: str, temperature: float | None = None
 ) -> list[edge_pb2.AskStreamResponse]:
-    request = edge_pb2.AskStreamRequest(question=question, max_tokens=48, temperature=temperature)
+    request = edge_pb2.AskStreamRequest(question=question, max_tokens=24, temperature=temperature)
     return list(mesh.stub.AskStream(request, metadata=mesh.auth(tenant), timeout=120))
 
 
@@ -161,7 +161,7 @@ def test_the_node_client_gets_an_answer(mesh: Mesh, corpus: dict[str, int]) -> N
             **os.environ,
             "AIMESH_TARGET": mesh.edge.target,
             "AIMESH_API_KEY": mesh.keys["acme"],
-            "AIMESH_MAX_TOKENS": "32",
+            "AIMESH_MAX_TOKENS": "16",
         },
         capture_output=True,
         text=True,
@@ -189,7 +189,7 @@ def test_cli_ingests_and_asks(mesh: Mesh, tmp_path: Path) -> None:
     assert ingest.returncode == 0, ingest.stderr
     assert "stored 1 of 1 documents" in ingest.stdout
     ask = subprocess.run(
-        [*base, "ask", "When does the Larkspur ferry leave?", "--max-tokens", "24"],
+        [*base, "ask", "When does the Larkspur ferry leave?", "--max-tokens", "16"],
         cwd=ROOT,
         env=env,
         capture_output=True,
