@@ -30,6 +30,7 @@ from services.guardrails.findings import Finding
 
 MODEL_PATH = Path(__file__).resolve().parent.parent / "data" / "ner_model.json.gz"
 DETECTOR = "pii.ner"
+_CACHE_ROWS = 50_000  # ~4 MB of float32; the caches start over when full
 _BRIDGE = {"STREET_ADDRESS": ",\n ", "PERSON": " ", "LOCATION": " "}
 
 
@@ -44,30 +45,38 @@ class TokenTagger:
         self.intercept = np.asarray(payload["intercept"], dtype=np.float32)
         self.gazetteer = Gazetteer(dict(payload["gazetteer"]))  # type: ignore[call-overload]
         self.min_score = min_score
-        self._words: dict[str, tuple[np.ndarray, str]] = {}
-        self._pairs: dict[tuple[str, str, str, str], np.ndarray] = {}
+        # Per-word and per-context sums, cached in preallocated tables so that a text
+        # costs one fancy-index instead of stacking hundreds of small arrays.
+        self._words: dict[str, tuple[int, str]] = {}
+        self._pairs: dict[tuple[str, str, str, str], int] = {}
+        labels = len(self.labels)
+        self._word_table = np.zeros((_CACHE_ROWS, 5, labels), dtype=np.float32)
+        self._pair_table = np.zeros((_CACHE_ROWS, labels), dtype=np.float32)
 
     def _sum(self, feats: list[str]) -> np.ndarray:
         missing = len(self.index)
         return self.weights[[self.index.get(f, missing) for f in feats]].sum(axis=0)
 
-    def _word(self, word: str) -> tuple[np.ndarray, str]:
+    def _word(self, word: str) -> tuple[int, str]:
+        """Row of the word's cached group sums in self._word_table, and its shape."""
         cached = self._words.get(word)
         if cached is None:
-            if len(self._words) > 200_000:
+            if len(self._words) >= _CACHE_ROWS:
                 self._words.clear()
+            row = len(self._words)
             groups = word_groups(word, self.gazetteer)
-            cached = (np.stack([self._sum(group) for group in groups]), shape(word))
-            self._words[word] = cached
+            self._word_table[row] = np.stack([self._sum(group) for group in groups])
+            cached = self._words[word] = (row, shape(word))
         return cached
 
-    def _pair(self, key: tuple[str, str, str, str]) -> np.ndarray:
-        cached = self._pairs.get(key)
-        if cached is None:
-            if len(self._pairs) > 200_000:
+    def _pair(self, key: tuple[str, str, str, str]) -> int:
+        row = self._pairs.get(key)
+        if row is None:
+            if len(self._pairs) >= _CACHE_ROWS:
                 self._pairs.clear()
-            cached = self._pairs[key] = self._sum(pair_features_of(key))
-        return cached
+            row = self._pairs[key] = len(self._pairs)
+            self._pair_table[row] = self._sum(pair_features_of(key))
+        return row
 
     def detect(self, text: str) -> list[Finding]:
         spans = tokens(text)
@@ -76,13 +85,13 @@ class TokenTagger:
         entries = [self._word(text[s:e]) for s, e in spans]
         shapes = [sh for _, sh in entries]
         gap_list = gaps(text, spans)
-        groups = np.stack([g for g, _ in entries])  # (tokens, 5 groups, labels)
-        scores = groups[:, 0] + self.intercept
+        pair_rows = [self._pair(pair_key(i, shapes, gap_list)) for i in range(len(spans))]
+        groups = self._word_table[[row for row, _ in entries]]  # (tokens, 5 groups, labels)
+        scores = groups[:, 0] + self.intercept + self._pair_table[pair_rows]
         scores[2:] += groups[:-2, 4]
         scores[1:] += groups[:-1, 3]
         scores[:-1] += groups[1:, 2]
         scores[:-2] += groups[2:, 1]
-        scores += np.stack([self._pair(pair_key(i, shapes, gap_list)) for i in range(len(spans))])
         scores -= scores.max(axis=1, keepdims=True)
         probs = np.exp(scores)
         probs /= probs.sum(axis=1, keepdims=True)
