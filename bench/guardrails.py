@@ -191,7 +191,8 @@ def main() -> None:
     print(f"| CheckInput in-process, 1 KB | {local[0]:.2f} | {local[1]:.2f} | | | | |")
     print(f"| asyncio.to_thread hop, no work | {thread_hop():.3f} | | | | | |")
     print(
-        f"\nService CPU per call (less load-sensitive than wall time): CheckInput 1 KB {cpu_check:.2f} ms, "
+        f"\nService CPU per call (less load-sensitive than wall time): "
+        f"CheckInput 1 KB {cpu_check:.2f} ms, "
         f"health Check {cpu_health:.2f} ms (baseline), x{cpu_check / max(cpu_health, 1e-6):.1f}."
     )
     print(
