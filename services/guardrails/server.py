@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -35,6 +36,17 @@ def _lenient(parse: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
     return deserialize
 
 
+def _load_policies(base: Policy, settings: GuardrailsSettings) -> PolicyStore:
+    """A bad policy file stops the start with a clear message, like a bad setting."""
+    try:
+        return PolicyStore.load(base, settings.policy_file)
+    except (OSError, ValueError) as exc:  # pydantic's ValidationError is a ValueError
+        sys.stderr.write(
+            f"aimesh: cannot start: AIMESH_GUARDRAILS_POLICY_FILE={settings.policy_file}: {exc}\n"
+        )
+        raise SystemExit(2) from None
+
+
 class GuardrailsApp:
     name = "guardrails"
     service_names = (SERVICE,)
@@ -42,8 +54,7 @@ class GuardrailsApp:
     def __init__(self, settings: GuardrailsSettings) -> None:
         self.settings = settings
         base = Policy(injection_threshold=settings.injection_threshold)
-        # A bad policy file stops the start, like a bad setting.
-        self.policies = PolicyStore.load(base, settings.policy_file)
+        self.policies = _load_policies(base, settings)
         self.servicer: GuardrailsServicer | None = None
 
     def register(self, server: aio.Server) -> None:

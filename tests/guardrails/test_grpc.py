@@ -274,6 +274,9 @@ def test_bad_policy_file_stops_start(tmp_path: Path) -> None:
     path = tmp_path / "p.json"
     path.write_text('{"tenants": {"a": {"actions": {"PERSON": "SHRED"}}}}')
     process = ServiceProcess("guardrails", {"AIMESH_GUARDRAILS_POLICY_FILE": str(path)})
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError) as info:
         process.start()
     process.kill()
+    assert process.proc is not None and process.proc.returncode == 2
+    assert "cannot start: AIMESH_GUARDRAILS_POLICY_FILE" in str(info.value)
+    assert "Traceback" not in str(info.value)
