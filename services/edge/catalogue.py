@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import grpc
@@ -80,8 +81,10 @@ def _from_proto(response: llm_pb2.ListModelsResponse) -> Catalogue:
 
 
 class CatalogueCache:
-    def __init__(self, stub: llm_pb2_grpc.LlmServiceStub, refresh_seconds: float) -> None:
-        self._stub = stub
+    def __init__(
+        self, stub: Callable[[], llm_pb2_grpc.LlmServiceStub], refresh_seconds: float
+    ) -> None:
+        self._stub = stub  # the current stub (channels are replaced after outages)
         self._refresh_seconds = refresh_seconds
         self._catalogue: Catalogue | None = None
         self._fetched_at = 0.0
@@ -91,7 +94,7 @@ class CatalogueCache:
         return self._catalogue is not None
 
     async def refresh(self, call_timeout: float = 2.0) -> Catalogue:
-        response = await self._stub.ListModels(llm_pb2.ListModelsRequest(), timeout=call_timeout)
+        response = await self._stub().ListModels(llm_pb2.ListModelsRequest(), timeout=call_timeout)
         catalogue = _from_proto(response)
         if self._catalogue is None or catalogue.models.keys() != self._catalogue.models.keys():
             log.info("model catalogue loaded", extra={"models": sorted(catalogue.models)})

@@ -7,33 +7,23 @@ documents bumps its corpus generation, retiring its cached answers.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import grpc
 
 from aimesh.edge.v1 import edge_pb2
 from aimesh.retrieval.v1 import retrieval_pb2
 from services.edge.cache import ResponseCache
-from services.edge.downstream import Downstream, translate
+from services.edge.downstream import Downstream, translate, with_recovery
 from services.edge.gate import Caller
-from services.edge.pipeline import retrieval_unavailable
 
 
 class Documents:
     def __init__(self, downstream: Downstream, cache: ResponseCache) -> None:
         self.down = downstream
         self.cache = cache
-        # Set by the server from its watch of retrieval's health.
-        self.retrieval_ready: Callable[[], bool] = lambda: True
-
-    def _require_retrieval(self) -> None:
-        if not self.retrieval_ready():
-            raise retrieval_unavailable()
 
     async def ingest(
         self, caller: Caller, request: edge_pb2.IngestDocumentsRequest, call_timeout: float
     ) -> edge_pb2.IngestDocumentsResponse:
-        self._require_retrieval()
         upsert = retrieval_pb2.UpsertDocumentsRequest(
             tenant=caller.tenant,
             documents=[
@@ -42,7 +32,12 @@ class Documents:
             ],
         )
         try:
-            response = await self.down.retrieval.UpsertDocuments(upsert, timeout=call_timeout)
+            # Idempotent: re-sending a document replaces its chunks.
+            response = await with_recovery(
+                self.down,
+                "retrieval",
+                lambda: self.down.retrieval.UpsertDocuments(upsert, timeout=call_timeout),
+            )
         except grpc.RpcError as exc:
             raise translate("retrieval", exc) from None
         finally:
@@ -66,13 +61,14 @@ class Documents:
     async def delete(
         self, caller: Caller, request: edge_pb2.DeleteDocumentsRequest, call_timeout: float
     ) -> edge_pb2.DeleteDocumentsResponse:
-        self._require_retrieval()
         try:
-            response = await self.down.retrieval.DeleteDocuments(
-                retrieval_pb2.DeleteDocumentsRequest(
-                    tenant=caller.tenant, document_ids=request.document_ids
-                ),
-                timeout=call_timeout,
+            delete = retrieval_pb2.DeleteDocumentsRequest(
+                tenant=caller.tenant, document_ids=request.document_ids
+            )
+            response = await with_recovery(
+                self.down,
+                "retrieval",
+                lambda: self.down.retrieval.DeleteDocuments(delete, timeout=call_timeout),
             )
         except grpc.RpcError as exc:
             raise translate("retrieval", exc) from None
@@ -85,7 +81,6 @@ class Documents:
     async def search(
         self, caller: Caller, request: edge_pb2.SearchRequest, call_timeout: float
     ) -> edge_pb2.SearchResponse:
-        self._require_retrieval()
         search = retrieval_pb2.SearchRequest(
             tenant=caller.tenant,
             query=request.query,
@@ -95,7 +90,11 @@ class Documents:
         if request.HasField("score_threshold"):
             search.score_threshold = request.score_threshold
         try:
-            response = await self.down.retrieval.Search(search, timeout=call_timeout)
+            response = await with_recovery(
+                self.down,
+                "retrieval",
+                lambda: self.down.retrieval.Search(search, timeout=call_timeout),
+            )
         except grpc.RpcError as exc:
             raise translate("retrieval", exc) from None
         return edge_pb2.SearchResponse(

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import grpc
 from google.rpc import error_details_pb2
@@ -27,50 +28,78 @@ from services.edge.settings import EdgeSettings
 log = logging.getLogger(__name__)
 
 HEALTH_TIMEOUT_SECONDS = 1.5
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+T = TypeVar("T")
 
 
-@dataclass
+_RETRYABLE = {
+    "llm": [
+        ("aimesh.llm.v1.LlmService", "ListModels"),
+        ("aimesh.llm.v1.LlmService", "CountTokens"),
+    ],
+    "guardrails": [
+        ("aimesh.guardrails.v1.GuardrailsService", "CheckInput"),
+        ("aimesh.guardrails.v1.GuardrailsService", "CheckOutput"),
+    ],
+    "retrieval": [
+        ("aimesh.retrieval.v1.RetrievalService", "Search"),
+        ("aimesh.retrieval.v1.RetrievalService", "Embed"),
+    ],
+}
+# In-flight calls on a replaced channel get this long to finish.
+_REPLACED_CHANNEL_GRACE_SECONDS = 30.0
+
+
 class Downstream:
-    llm: llm_pb2_grpc.LlmServiceStub
-    guardrails: guardrails_pb2_grpc.GuardrailsServiceStub
-    retrieval: retrieval_pb2_grpc.RetrievalServiceStub
-    channels: dict[str, aio.Channel]
+    """The three services' stubs, always over the current channel of each.
+
+    After an outage a gRPC channel waits out its reconnect backoff (which grows
+    to minutes) before it tries again, so a service that is back may look down
+    for a long while. When a health check fails on the channel, a fresh
+    connection is tried; if the service answers there, it replaces the channel.
+    """
+
+    def __init__(self, targets: dict[str, str]) -> None:
+        self.targets = targets
+        self.channels: dict[str, aio.Channel] = {}
+        self._generation = 0
+        self._closing: set[asyncio.Task[None]] = set()
+        for name in targets:
+            self._install(name, self._connect(name))
 
     @classmethod
     def open(cls, settings: EdgeSettings) -> Downstream:
-        channels = {
-            "llm": connect(
-                settings.llm_target,
-                retryable_methods=[
-                    ("aimesh.llm.v1.LlmService", "ListModels"),
-                    ("aimesh.llm.v1.LlmService", "CountTokens"),
-                ],
-            ),
-            "guardrails": connect(
-                settings.guardrails_target,
-                retryable_methods=[
-                    ("aimesh.guardrails.v1.GuardrailsService", "CheckInput"),
-                    ("aimesh.guardrails.v1.GuardrailsService", "CheckOutput"),
-                ],
-            ),
-            "retrieval": connect(
-                settings.retrieval_target,
-                retryable_methods=[
-                    ("aimesh.retrieval.v1.RetrievalService", "Search"),
-                    ("aimesh.retrieval.v1.RetrievalService", "Embed"),
-                ],
-            ),
-        }
         return cls(
-            llm=llm_pb2_grpc.LlmServiceStub(channels["llm"]),
-            guardrails=guardrails_pb2_grpc.GuardrailsServiceStub(channels["guardrails"]),
-            retrieval=retrieval_pb2_grpc.RetrievalServiceStub(channels["retrieval"]),
-            channels=channels,
+            {
+                "llm": settings.llm_target,
+                "guardrails": settings.guardrails_target,
+                "retrieval": settings.retrieval_target,
+            }
         )
 
-    async def serving(self, name: str) -> bool:
-        """True when the service's own health says SERVING."""
-        stub = health_pb2_grpc.HealthStub(self.channels[name])
+    def _connect(self, name: str) -> aio.Channel:
+        # gRPC shares a connection (subchannel) among a process's channels with
+        # identical arguments, backoff included; a message limit one byte
+        # different per channel makes each new channel truly connect afresh.
+        self._generation += 1
+        return connect(
+            self.targets[name],
+            max_message_bytes=MAX_MESSAGE_BYTES + self._generation,
+            retryable_methods=_RETRYABLE[name],
+        )
+
+    def _install(self, name: str, channel: aio.Channel) -> None:
+        self.channels[name] = channel
+        if name == "llm":
+            self.llm = llm_pb2_grpc.LlmServiceStub(channel)
+        elif name == "guardrails":
+            self.guardrails = guardrails_pb2_grpc.GuardrailsServiceStub(channel)
+        else:
+            self.retrieval = retrieval_pb2_grpc.RetrievalServiceStub(channel)
+
+    @staticmethod
+    async def _check(channel: aio.Channel) -> bool:
+        stub = health_pb2_grpc.HealthStub(channel)
         try:
             response = await stub.Check(
                 health_pb2.HealthCheckRequest(), timeout=HEALTH_TIMEOUT_SECONDS
@@ -79,8 +108,36 @@ class Downstream:
             return False
         return bool(response.status == health_pb2.HealthCheckResponse.SERVING)
 
+    async def serving(self, name: str) -> bool:
+        """True when the service's own health says SERVING (on a fresh
+        connection, which then replaces the current one, if need be)."""
+        if await self._check(self.channels[name]):
+            return True
+        probe = self._connect(name)
+        if not await self._check(probe):
+            await probe.close()
+            return False
+        old = self.channels[name]
+        self._install(name, probe)
+        log.info("reconnected", extra={"dependency": name})
+        task = asyncio.create_task(old.close(_REPLACED_CHANNEL_GRACE_SECONDS))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+        return True
+
     async def close(self) -> None:
-        await asyncio.gather(*(c.close() for c in self.channels.values()))
+        await asyncio.gather(*(c.close() for c in self.channels.values()), *self._closing)
+
+
+async def with_recovery(downstream: Downstream, name: str, call: Callable[[], Awaitable[T]]) -> T:
+    """Run an idempotent call; when it finds the service unavailable but a fresh
+    connection finds it back, run it once more on that connection."""
+    try:
+        return await call()
+    except grpc.RpcError as exc:
+        if exc.code() != grpc.StatusCode.UNAVAILABLE or not await downstream.serving(name):
+            raise
+    return await call()
 
 
 def _retry_after(exc: grpc.RpcError) -> float | None:

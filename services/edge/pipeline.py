@@ -14,7 +14,7 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Mapping, Sequence
 from contextlib import aclosing
 from dataclasses import asdict, dataclass, field
 
@@ -34,7 +34,7 @@ from services.edge.budget import (
 from services.edge.budget import cost_micros as price
 from services.edge.cache import ResponseCache, cache_key
 from services.edge.catalogue import Catalogue, CatalogueCache, ModelInfo
-from services.edge.downstream import Downstream, translate
+from services.edge.downstream import Downstream, translate, with_recovery
 from services.edge.gate import Caller, Gate
 from services.edge.generation import GenerationRequest, GenerationResult, generate
 from services.edge.routing import select_model
@@ -109,12 +109,6 @@ class Piece:
 Event = Piece | Final
 
 
-def retrieval_unavailable() -> errors.Unavailable:
-    return errors.Unavailable(
-        "retrieval is unavailable; retry later", reason="RETRIEVAL_UNAVAILABLE", retry_after=1.0
-    )
-
-
 def _policy(actions: Mapping[str, str]) -> guardrails_pb2.Policy:
     return guardrails_pb2.Policy(
         actions={finding: POLICY_ACTIONS[action] for finding, action in actions.items()}
@@ -152,8 +146,6 @@ class Pipeline:
         self.cache = cache
         self.catalogue = catalogue
         self.down = downstream
-        # Set by the server from its watch of retrieval's health.
-        self.retrieval_ready: Callable[[], bool] = lambda: True
         self.input_policy = _policy(settings.input_policy_actions)
         self.document_policy = _policy(settings.input_policy_actions)
         if not settings.ask_redact_document_pii:
@@ -446,8 +438,6 @@ class Pipeline:
         self, caller: Caller, request: AskInput, time_remaining: float | None, rpc: str
     ) -> AsyncGenerator[Event, None]:
         settings = self.settings
-        if not self.retrieval_ready():
-            raise retrieval_unavailable()
         deadline = Deadline(time_remaining, settings.default_deadline_seconds)
         catalogue = await self.model_catalogue()
         top_k = request.top_k or settings.ask_default_top_k
@@ -560,7 +550,11 @@ class Pipeline:
             )
             if threshold is not None:
                 request.score_threshold = threshold
-            return self.down.retrieval.Search(request, timeout=deadline.remaining())
+            return with_recovery(
+                self.down,
+                "retrieval",
+                lambda: self.down.retrieval.Search(request, timeout=deadline.remaining()),
+            )
 
         ranking = search(SEARCH_MODES[settings.ask_search_mode], None)
         try:

@@ -99,11 +99,10 @@ class EdgeApp:
         )
         self.downstream = Downstream.open(s)
         cache = ResponseCache(self.redis, s.redis_prefix, s.cache_ttl_seconds)
-        self.catalogue = CatalogueCache(self.downstream.llm, s.models_refresh_seconds)
+        downstream = self.downstream
+        self.catalogue = CatalogueCache(lambda: downstream.llm, s.models_refresh_seconds)
         self.pipeline = Pipeline(s, gate, budgets, cache, self.catalogue, self.downstream)
-        self.pipeline.retrieval_ready = lambda: self.retrieval_up
         documents = Documents(self.downstream, cache)
-        documents.retrieval_ready = lambda: self.retrieval_up
         edge_pb2_grpc.add_EdgeServiceServicer_to_server(
             EdgeServicer(s, self.pipeline, documents), server
         )
@@ -140,7 +139,7 @@ class EdgeApp:
             if up != self.retrieval_up:
                 log.log(
                     logging.INFO if up else logging.WARNING,
-                    "retrieval ready" if up else "retrieval not ready; Ask and documents fail fast",
+                    "retrieval ready" if up else "retrieval not ready; Ask and documents fail",
                 )
             self.retrieval_up = up
             DEPENDENCY_UP.labels("retrieval").set(1 if up else 0)
