@@ -76,7 +76,7 @@ class Hit:
 
 @dataclass(frozen=True)
 class Fusion:
-    k: int = 60
+    k: int = 10
     dense_weight: float = 1.0
     keyword_weight: float = 1.0
     candidates: int = 100
