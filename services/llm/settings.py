@@ -22,9 +22,11 @@ class LlmSettings(ServiceSettings):
     )
 
     # Provider credentials and endpoints. Without a key a provider is unavailable.
-    openai_api_key: SecretStr | None = None
+    openai_api_key: SecretStr | None = Field(None, description="OpenAI API key; never logged.")
     openai_base_url: str | None = Field(None, description="Overrides the catalogue's base_url.")
-    anthropic_api_key: SecretStr | None = None
+    anthropic_api_key: SecretStr | None = Field(
+        None, description="Anthropic API key; never logged."
+    )
     anthropic_base_url: str | None = Field(None, description="Overrides the catalogue's base_url.")
 
     # The embedded local model (llama.cpp's server through xllamacpp, on loopback).
@@ -44,19 +46,31 @@ class LlmSettings(ServiceSettings):
     local_queue_max: int = Field(
         16, ge=0, le=10_000, description="Requests that may wait for a slot; more are refused."
     )
-    local_start_timeout_seconds: float = Field(120.0, gt=0, le=3600)
+    local_start_timeout_seconds: float = Field(
+        120.0, gt=0, le=3600, description="Time the local model may take to load."
+    )
 
     # Retries of one model: exponential backoff with full jitter, within the deadline.
     retry_max_attempts: int = Field(3, ge=1, le=10, description="Attempts per model.")
-    retry_base_seconds: float = Field(0.25, ge=0, le=60)
-    retry_max_backoff_seconds: float = Field(8.0, ge=0, le=600)
+    retry_base_seconds: float = Field(0.25, ge=0, le=60, description="First backoff.")
+    retry_max_backoff_seconds: float = Field(8.0, ge=0, le=600, description="Longest backoff.")
     # A Retry-After longer than this skips to the next model instead of waiting.
-    retry_after_max_seconds: float = Field(30.0, ge=0, le=3600)
+    retry_after_max_seconds: float = Field(
+        30.0, ge=0, le=3600, description="Longest Retry-After honoured; longer ones fall back."
+    )
 
     # Circuit breaker per provider and model.
-    circuit_failure_threshold: int = Field(5, ge=1, le=1000)
-    circuit_cooldown_seconds: float = Field(30.0, gt=0, le=3600)
+    circuit_failure_threshold: int = Field(
+        5, ge=1, le=1000, description="Failures in a row that open a circuit."
+    )
+    circuit_cooldown_seconds: float = Field(
+        30.0, gt=0, le=3600, description="Time an open circuit waits before a trial call."
+    )
 
     # Bound of one provider call when the caller set no deadline.
-    request_timeout_seconds: float = Field(600.0, gt=0, le=3600)
-    connect_timeout_seconds: float = Field(5.0, gt=0, le=300)
+    request_timeout_seconds: float = Field(
+        600.0, gt=0, le=3600, description="Bound of a call whose caller set no deadline."
+    )
+    connect_timeout_seconds: float = Field(
+        5.0, gt=0, le=300, description="Connect timeout to a provider."
+    )
