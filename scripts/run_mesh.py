@@ -39,6 +39,8 @@ def service_env(name: str, var: Path) -> dict[str, str]:
         env.setdefault(prefix + "QDRANT_PATH", str(var / "qdrant"))
     if name == "edge":
         env.setdefault(prefix + "API_KEYS_FILE", str(var / "api_keys.json"))
+        # Settled spend survives an edge restart (and a restart of Redis with it).
+        env.setdefault(prefix + "LEDGER_DIR", str(var / "ledger"))
         for dependency in ("llm", "retrieval", "guardrails"):
             target = f"127.0.0.1:{port_of(dependency)}"
             env.setdefault(f"{prefix}{dependency.upper()}_TARGET", target)

@@ -18,7 +18,14 @@ AIMESH_EDGE_LEDGER_DIR is set). Each reserve and settle writes
 max(stored, local total) for its own field, an idempotent and commutative
 operation. When Redis restarts empty (or fails over to a replica that missed
 writes), the next call of each process restores its spend: nothing is lost and
-nothing is counted twice. Open reservations are not restored; they expire.
+nothing is counted twice. A process that makes no call restores its spend too,
+within a health-check interval: it keeps a marker key in Redis
+(`<p>budget-ledger:<instance>`) and, finding it gone, writes all of today's
+totals again (`RedisBudgets.restore_if_lost`). Open reservations are not restored; they expire.
+
+Failing open (Redis unreachable, AIMESH_EDGE_REDIS_FAILURE_MODE=open), a call
+is admitted without a budget check but still charged: its cost goes to this
+process's ledger and reaches Redis with the process's next call.
 
 Reservations whose call never settled (the edge process died) expire after the
 call's deadline and are released, not charged.
@@ -148,6 +155,9 @@ class Reservation:
     tenant: str
     day: str
     amount: int
+    # The tenant's daily budget and settled spend when reserved (for the gauges).
+    budget: int = 0
+    spent: int = 0
 
 
 @dataclass(frozen=True)
@@ -230,6 +240,10 @@ class Ledger:
     def total(self, tenant: str, day: str) -> int:
         return self._totals.get((tenant, day), 0)
 
+    def tenants(self, day: str) -> list[str]:
+        """The tenants this process has charged on `day`."""
+        return sorted(tenant for tenant, d in self._totals if d == day)
+
     async def add(self, tenant: str, day: str, micros: int) -> int:
         """Count a charge; durable (fsync'd) before it returns when there is a file."""
         total = self.total(tenant, day) + micros
@@ -249,6 +263,7 @@ class Ledger:
 
 class RedisBudgets:
     def __init__(self, redis: Redis, prefix: str, ledger: Ledger) -> None:
+        self._redis = redis
         self._prefix = prefix
         self._ledger = ledger
         self._reserve = redis.register_script(_RESERVE_LUA)
@@ -266,26 +281,46 @@ class RedisBudgets:
         self, tenant: str, budget: int, amount: int, hold_seconds: float
     ) -> Reservation:
         day = utc_day()
-        reservation = Reservation(uuid.uuid4().hex, tenant, day, amount)
-        args = [*self._head(tenant, day), budget, amount, reservation.id, int(hold_seconds * 1000)]
+        rid = uuid.uuid4().hex
+        args = [*self._head(tenant, day), budget, amount, rid, int(hold_seconds * 1000)]
         try:
             ok, spent, reserved = await self._reserve(keys=self._keys(tenant, day), args=args)
         except (RedisError, OSError) as exc:
             raise BudgetUnavailable(repr(exc)) from exc
         if not ok:
             raise BudgetExceeded(Usage(int(spent), int(reserved)), budget, amount)
-        return reservation
+        return Reservation(rid, tenant, day, amount, budget, int(spent))
 
-    async def settle(self, reservation: Reservation, actual: int) -> None:
+    async def settle(self, reservation: Reservation, actual: int) -> Usage:
         tenant, day = reservation.tenant, reservation.day
         if actual > 0:
             await self._ledger.add(tenant, day, actual)
         args = [*self._head(tenant, day), reservation.id]
         try:
-            await self._settle(keys=self._keys(tenant, day), args=args)
+            spent, reserved = await self._settle(keys=self._keys(tenant, day), args=args)
         except (RedisError, OSError) as exc:
             # The local total is recorded; the next call of this process writes it.
             raise BudgetUnavailable(repr(exc)) from exc
+        return Usage(int(spent), int(reserved))
+
+    async def restore_if_lost(self) -> bool:
+        """Write all of today's totals of this process when Redis lost them
+        (its marker key is gone: Redis restarted empty or was flushed).
+
+        Run periodically, so an idle process's spend is counted again before
+        its next call. True when it restored. Raises BudgetUnavailable.
+        """
+        marker = f"{self._prefix}budget-ledger:{self._ledger.instance}"
+        day = utc_day()
+        try:
+            if await self._redis.exists(marker):
+                return False
+            for tenant in self._ledger.tenants(day):
+                await self._read(keys=self._keys(tenant, day), args=self._head(tenant, day))
+            await self._redis.set(marker, day, ex=_KEEP_SECONDS)
+        except (RedisError, OSError) as exc:
+            raise BudgetUnavailable(repr(exc)) from exc
+        return True
 
     async def usage(self, tenant: str) -> Usage:
         day = utc_day()
@@ -321,14 +356,17 @@ class LocalBudgets:
         reserved = sum(a for a, _ in open_.values())
         if spent + reserved + amount > budget:
             raise BudgetExceeded(Usage(spent, reserved), budget, amount)
-        reservation = Reservation(uuid.uuid4().hex, tenant, day, amount)
+        reservation = Reservation(uuid.uuid4().hex, tenant, day, amount, budget, spent)
         open_[reservation.id] = (amount, time.monotonic() + hold_seconds)
         return reservation
 
-    async def settle(self, reservation: Reservation, actual: int) -> None:
-        self._open(reservation.tenant, reservation.day).pop(reservation.id, None)
+    async def settle(self, reservation: Reservation, actual: int) -> Usage:
+        tenant, day = reservation.tenant, reservation.day
+        open_ = self._open(tenant, day)
+        open_.pop(reservation.id, None)
         if actual > 0:
-            await self._ledger.add(reservation.tenant, reservation.day, actual)
+            await self._ledger.add(tenant, day, actual)
+        return Usage(self._ledger.total(tenant, day), sum(a for a, _ in open_.values()))
 
     async def usage(self, tenant: str) -> Usage:
         day = utc_day()
@@ -342,6 +380,24 @@ class Budgets:
     def __init__(self, backend: RedisBudgets | LocalBudgets, failure_mode: str) -> None:
         self.backend = backend
         self.failure_mode = failure_mode
+        # For the gauges: each tenant's budget as last seen, and the day shown.
+        self._limits: dict[str, int] = {}
+        self._day = utc_day()
+
+    def _observe(self, tenant: str, spent: int, budget: int | None = None) -> None:
+        """Export the tenant's settled spend of today (every replica's) and budget."""
+        day = utc_day()
+        if day != self._day:  # a new budget day: yesterday's figures are stale
+            self._day = day
+            for gauge in (metrics.BUDGET_SPENT, metrics.BUDGET_LIMIT, metrics.BUDGET_USED):
+                gauge.clear()
+        if budget:
+            self._limits[tenant] = budget
+        budget = self._limits.get(tenant)
+        metrics.BUDGET_SPENT.labels(tenant).set(spent)
+        if budget:
+            metrics.BUDGET_LIMIT.labels(tenant).set(budget)
+            metrics.BUDGET_USED.labels(tenant).set(spent / budget)
 
     def _failed(self, operation: str, exc: Exception) -> None:
         metrics.STORE_FAILURES.labels("budget", self.failure_mode).inc()
@@ -352,25 +408,35 @@ class Budgets:
 
     async def reserve(
         self, tenant: str, budget: int, amount: int, hold_seconds: float
-    ) -> Reservation | None:
-        """A reservation, or None when failing open without a store."""
+    ) -> Reservation:
+        """A reservation; failing open without a store, an unchecked one (the
+        call is admitted, and its settlement still charges the tenant)."""
         try:
-            return await self.backend.reserve(tenant, budget, amount, hold_seconds)
+            reservation = await self.backend.reserve(tenant, budget, amount, hold_seconds)
+        except BudgetExceeded as exc:
+            self._observe(tenant, exc.usage.spent, budget)
+            raise
         except BudgetUnavailable as exc:
             self._failed("reserve", exc)
             if self.failure_mode == "open":
-                return None
+                return Reservation(uuid.uuid4().hex, tenant, utc_day(), amount, budget)
             raise
+        self._observe(tenant, reservation.spent, budget)
+        return reservation
 
     async def settle(self, reservation: Reservation | None, actual: int) -> None:
         if reservation is None:
             return
         try:
-            await asyncio.shield(self.backend.settle(reservation, min(actual, reservation.amount)))
+            usage = await asyncio.shield(
+                self.backend.settle(reservation, min(actual, reservation.amount))
+            )
         except BudgetUnavailable as exc:
             # Never raised to the client: the answer was delivered; the charge
             # is in this process's ledger and reaches Redis with the next call.
             self._failed("settle", exc)
+        else:
+            self._observe(reservation.tenant, usage.spent, reservation.budget)
         if actual > reservation.amount:
             log.error(
                 "real cost above the reservation; charged the reservation",
@@ -378,4 +444,16 @@ class Budgets:
             )
 
     async def usage(self, tenant: str) -> Usage:
-        return await self.backend.usage(tenant)
+        usage = await self.backend.usage(tenant)
+        self._observe(tenant, usage.spent)
+        return usage
+
+    async def restore_if_lost(self) -> None:
+        """See RedisBudgets.restore_if_lost; nothing to do in process memory."""
+        if not isinstance(self.backend, RedisBudgets):
+            return
+        try:
+            if await self.backend.restore_if_lost():
+                log.info("budget totals of this process written to Redis again")
+        except BudgetUnavailable:
+            pass  # counted and logged by the calls that need Redis

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 REQUESTS = Counter("aimesh_edge_requests_total", "Edge requests by RPC and tier.", ("rpc", "tier"))
 REJECTIONS = Counter(
@@ -33,6 +33,21 @@ STORE_FAILURES = Counter(
     "aimesh_edge_store_failures_total",
     "Redis operations that failed, by component and the failure mode applied.",
     ("component", "mode"),
+)
+# Today's (UTC) settled spend of each tenant across every replica, as this edge
+# last saw it in Redis, and its daily budget: "budget nearly spent" alerts.
+BUDGET_SPENT = Gauge(
+    "aimesh_edge_budget_spent_micros",
+    "Settled spend of the tenant's daily budget today, in micro-dollars.",
+    ("tenant",),
+)
+BUDGET_LIMIT = Gauge(
+    "aimesh_edge_budget_limit_micros", "The tenant's daily budget, in micro-dollars.", ("tenant",)
+)
+BUDGET_USED = Gauge(
+    "aimesh_edge_budget_used_ratio",
+    "Share of the tenant's daily budget spent today (settled spend / budget).",
+    ("tenant",),
 )
 ESCALATIONS = Counter(
     "aimesh_edge_escalations_total", "Ask calls that found nothing relevant and escalated."

@@ -54,14 +54,21 @@ for i = 1, n do
     if used + cost > limit then
       local retry = -1
       if cost <= limit then
-        local need, acc = used + cost - limit, 0
-        local entries = redis.call('ZRANGE', z, 0, -1, 'WITHSCORES')
-        for j = 1, #entries, 2 do
-          acc = acc + cost_of(entries[j])
-          if acc >= need then
-            retry = tonumber(entries[j + 1]) + window - now
-            break
+        -- The oldest entries whose expiry frees enough room, read in growing
+        -- pages from the oldest: O(log n + entries read), never the whole window.
+        local need, acc, first, page, found = used + cost - limit, 0, 0, 8, false
+        while not found do
+          local entries = redis.call('ZRANGE', z, first, first + page - 1, 'WITHSCORES')
+          if #entries == 0 then break end
+          for j = 1, #entries, 2 do
+            acc = acc + cost_of(entries[j])
+            if acc >= need then
+              retry = tonumber(entries[j + 1]) + window - now
+              found = true
+              break
+            end
           end
+          first, page = first + page, page * 2
         end
       end
       if worst == 0 or retry == -1 or (worst_retry ~= -1 and retry > worst_retry) then

@@ -18,6 +18,9 @@ from collections.abc import Mapping
 import grpc
 from grpc import aio
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from aimesh.edge.v1 import edge_pb2, edge_pb2_grpc
@@ -68,6 +71,13 @@ class EdgeApp:
                 timeout=s.redis_timeout_seconds,
                 socket_timeout=s.redis_timeout_seconds,
                 socket_connect_timeout=s.redis_timeout_seconds,
+                # After Redis restarts, each pooled connection fails once (its
+                # socket is to the old server): try such a command once more on
+                # a fresh connection. Only connection errors, which almost always
+                # mean the command never ran (were a reply lost, an admission is
+                # counted twice or a reservation held twice until it expires;
+                # never a charge: settlement is idempotent). Never timeouts.
+                retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
                 decode_responses=True,
             )
             self.redis = Redis.from_pool(pool)
@@ -101,6 +111,7 @@ class EdgeApp:
         cache = ResponseCache(self.redis, s.redis_prefix, s.cache_ttl_seconds)
         downstream = self.downstream
         self.catalogue = CatalogueCache(lambda: downstream.llm, s.models_refresh_seconds)
+        self.budgets = budgets
         self.pipeline = Pipeline(s, gate, budgets, cache, self.catalogue, self.downstream)
         documents = Documents(self.downstream, cache)
         edge_pb2_grpc.add_EdgeServiceServicer_to_server(
@@ -145,6 +156,12 @@ class EdgeApp:
             DEPENDENCY_UP.labels("retrieval").set(1 if up else 0)
             await asyncio.sleep(self.settings.health_check_interval_seconds)
 
+    async def _restore_budgets(self) -> None:
+        """Put this process's spend back when Redis lost it, even while idle."""
+        while True:
+            await self.budgets.restore_if_lost()
+            await asyncio.sleep(self.settings.health_check_interval_seconds)
+
     async def _prune_local_limits(self) -> None:
         while True:
             await asyncio.sleep(self.settings.rate_window_seconds)
@@ -156,6 +173,8 @@ class EdgeApp:
         self._tasks.append(asyncio.create_task(self._watch_retrieval()))
         if self.redis is None:
             self._tasks.append(asyncio.create_task(self._prune_local_limits()))
+        else:
+            self._tasks.append(asyncio.create_task(self._restore_budgets()))
         if not self.settings.api_keys_file and not self.settings.api_keys_in_redis:
             log.warning("no API key source configured: every call will be UNAUTHENTICATED")
 

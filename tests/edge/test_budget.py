@@ -111,6 +111,22 @@ async def test_spend_survives_redis_losing_its_data(
         ledger.close()
 
 
+async def test_an_idle_process_restores_its_spend(redis: Redis, prefix: str) -> None:
+    ledger_a, ledger_b = Ledger(""), Ledger("")
+    a = Budgets(RedisBudgets(redis, prefix, ledger_a), "closed")
+    b = Budgets(RedisBudgets(redis, prefix, ledger_b), "closed")
+    await b.settle(await b.reserve("t", 1000, 400, hold_seconds=30), 400)
+    await b.restore_if_lost()  # leaves its marker
+    await redis.delete(*[k async for k in redis.scan_iter(match=prefix + "*")])  # emptied
+    assert (await a.usage("t")).spent == 0  # b's spend is gone, and b makes no call...
+    await b.restore_if_lost()  # ...but its periodic check puts it back
+    assert (await a.usage("t")).spent == 400
+    with pytest.raises(BudgetExceeded):
+        await a.reserve("t", 1000, 601, hold_seconds=30)
+    # Only once: the marker is back, so nothing is written again.
+    assert not await b.backend.restore_if_lost()  # type: ignore[union-attr]
+
+
 async def test_unreachable_redis_fails_open_or_closed() -> None:
     from services.edge.budget import BudgetUnavailable
 
@@ -119,8 +135,13 @@ async def test_unreachable_redis_fails_open_or_closed() -> None:
         closed = Budgets(RedisBudgets(dead, "x:", Ledger("")), "closed")
         with pytest.raises(BudgetUnavailable):
             await closed.reserve("t", 100, 1, hold_seconds=1)
-        opened = Budgets(RedisBudgets(dead, "x:", Ledger("")), "open")
-        assert await opened.reserve("t", 100, 1, hold_seconds=1) is None
+        ledger = Ledger("")
+        opened = Budgets(RedisBudgets(dead, "x:", ledger), "open")
+        # Admitted unchecked, and still charged: to this process's ledger now,
+        # to Redis with its next call that reaches it.
+        reservation = await opened.reserve("t", 100, 1, hold_seconds=1)
+        await opened.settle(reservation, 1)
+        assert ledger.total("t", reservation.day) == 1
     finally:
         await dead.aclose()
 

@@ -90,3 +90,29 @@ async def test_unreachable_redis_fails_open_or_closed() -> None:
         assert (await opened.admit([quota("k", 1)])).admitted
     finally:
         await dead.aclose()
+
+
+async def test_retry_after_counts_the_oldest_entries_that_free_enough_room(
+    redis: Redis, prefix: str
+) -> None:
+    """A refused call retries when enough of the oldest calls have left the
+    window, however many entries that takes (the script reads them in pages
+    from the oldest, not the whole window)."""
+
+    def costing(cost: int) -> list[Quota]:
+        return [quota("pages", 100, cost, reason="KEY_TOKEN_LIMITED")]
+
+    for limiter in limiters(redis, prefix):
+        for _ in range(20):  # 20 entries of 3 tokens, then 10 more a while later
+            assert (await limiter.admit(costing(3))).admitted
+        await asyncio.sleep(0.5)
+        for _ in range(10):
+            assert (await limiter.admit(costing(3))).admitted
+        # 90 used: 60 more need 50 freed (17 entries, all early);
+        # 80 more need 70 freed (24 entries: the 24th is from the later batch).
+        early, late = await limiter.admit(costing(60)), await limiter.admit(costing(80))
+        assert not early.admitted and not late.admitted
+        assert early.retry_after is not None and late.retry_after is not None
+        assert early.retry_after < late.retry_after <= 60
+        full = await limiter.admit(costing(100))  # needs every entry gone
+        assert full.retry_after is not None and early.retry_after < full.retry_after <= 60
