@@ -89,6 +89,7 @@ def test_alert_rules_cover_what_operators_need() -> None:
         "AimeshHighErrorRate",
         "AimeshHighLatencyP99",
         "AimeshProviderCircuitOpen",
+        "AimeshBudgetNearlySpent",
         "AimeshBudgetExhausted",
         "AimeshRateLimitRejectionsSurging",
         "AimeshGuardrailBlocksSurging",
