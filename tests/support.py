@@ -34,6 +34,7 @@ class ServiceProcess:
         wait_serving: bool = True,
         start_timeout: float = 120.0,
         module: str | None = None,
+        capture_stdout: bool = False,
     ) -> None:
         self.name = name
         self.module = module or f"services.{name}"
@@ -47,13 +48,18 @@ class ServiceProcess:
             **(env or {}),
         }
         self.wait_serving = wait_serving
+        self.capture_stdout = capture_stdout
+        self.stdout_lines: list[str] = []
         self.start_timeout = start_timeout
         self.lines: list[dict[str, Any]] = []
         self.raw_lines: list[str] = []
         self.port = 0
         self.metrics_port = 0
+        # A plaintext health-only port, when the service has one (its own port may be TLS).
+        self.health_port = 0
         self.proc: subprocess.Popen[str] | None = None
         self._reader: threading.Thread | None = None
+        self._stdout_reader: threading.Thread | None = None
         self._listening = threading.Event()
 
     @property
@@ -65,12 +71,15 @@ class ServiceProcess:
             [sys.executable, "-m", self.module],
             cwd=ROOT,
             env=self.env,
-            stdout=subprocess.DEVNULL,
+            stdout=subprocess.PIPE if self.capture_stdout else subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
         )
         self._reader = threading.Thread(target=self._read_stderr, daemon=True)
         self._reader.start()
+        if self.capture_stdout:
+            self._stdout_reader = threading.Thread(target=self._read_stdout, daemon=True)
+            self._stdout_reader.start()
         deadline = time.monotonic() + self.start_timeout
         while not self._listening.wait(0.05):
             if self.proc.poll() is not None:
@@ -93,10 +102,17 @@ class ServiceProcess:
             if line.get("msg") == "listening":
                 self.port = int(line["port"])
                 self.metrics_port = int(line["metrics_port"])
+                self.health_port = int(line.get("health_port") or 0)
                 self._listening.set()
 
+    def _read_stdout(self) -> None:
+        assert self.proc and self.proc.stdout
+        for raw in self.proc.stdout:
+            self.stdout_lines.append(raw.rstrip())
+
     def health(self, service: str = "") -> str:
-        with grpc.insecure_channel(self.target) as channel:
+        target = f"127.0.0.1:{self.health_port}" if self.health_port else self.target
+        with grpc.insecure_channel(target) as channel:
             stub = health_pb2_grpc.HealthStub(channel)
             response = stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=5)
             return str(health_pb2.HealthCheckResponse.ServingStatus.Name(response.status))
@@ -147,8 +163,12 @@ class ServiceProcess:
     def _close(self) -> None:
         if self._reader:
             self._reader.join(10)
+        if self._stdout_reader:
+            self._stdout_reader.join(10)
         if self.proc and self.proc.stderr and not self.proc.stderr.closed:
             self.proc.stderr.close()
+        if self.proc and self.proc.stdout and not self.proc.stdout.closed:
+            self.proc.stdout.close()
 
     def __enter__(self) -> ServiceProcess:
         return self.start()

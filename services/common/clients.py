@@ -1,6 +1,7 @@
 """Channels to other aimesh services: request ids propagated, sane options.
 
-Every call made on these channels carries the current request's x-request-id.
+Every call made on these channels carries the current request's x-request-id,
+and a channel whose service went away tries again within two seconds.
 Targets like `dns:///llm-headless:50051` spread calls over every pod with
 client-side round-robin; only idempotent unary methods may be retried by the
 channel itself (never a generation stream).
@@ -12,6 +13,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+import grpc
 from grpc import aio
 
 from services.common.context import outgoing_metadata
@@ -71,29 +73,44 @@ def service_config(retryable_methods: Sequence[tuple[str, str]] = ()) -> str:
     return json.dumps(config)
 
 
+# A restarted service is found again within about this long: gRPC's default
+# reconnect backoff grows to two minutes, far longer than a pod restart takes.
+INITIAL_RECONNECT_BACKOFF_MS = 200
+MAX_RECONNECT_BACKOFF_MS = 2_000
+
+
 def connect(
     target: str,
     *,
     max_message_bytes: int = 16 * 1024 * 1024,
     retryable_methods: Sequence[tuple[str, str]] = (),
+    credentials: grpc.ChannelCredentials | None = None,
+    options: Sequence[tuple[str, Any]] = (),
 ) -> aio.Channel:
-    """An insecure channel (inside the cluster) to another aimesh service."""
-    options = [
-        ("grpc.max_receive_message_length", max_message_bytes),
-        ("grpc.max_send_message_length", max_message_bytes),
-        ("grpc.keepalive_time_ms", 30_000),
-        ("grpc.keepalive_timeout_ms", 10_000),
-        ("grpc.keepalive_permit_without_calls", 1),
-        ("grpc.service_config", service_config(retryable_methods)),
-        ("grpc.enable_retries", 1),
+    """A channel to another aimesh service: TLS with `credentials`
+    (services/common/tls.py), plaintext inside a trusted network otherwise.
+    `options` add to, or override, the channel options below."""
+    defaults: dict[str, Any] = {
+        "grpc.max_receive_message_length": max_message_bytes,
+        "grpc.max_send_message_length": max_message_bytes,
+        "grpc.keepalive_time_ms": 30_000,
+        "grpc.keepalive_timeout_ms": 10_000,
+        "grpc.keepalive_permit_without_calls": 1,
+        "grpc.initial_reconnect_backoff_ms": INITIAL_RECONNECT_BACKOFF_MS,
+        "grpc.max_reconnect_backoff_ms": MAX_RECONNECT_BACKOFF_MS,
+        "grpc.service_config": service_config(retryable_methods),
+        "grpc.enable_retries": 1,
+    }
+    defaults.update(options)
+    interceptors = [
+        _RequestIdUnaryUnary(),
+        _RequestIdUnaryStream(),
+        _RequestIdStreamUnary(),
+        _RequestIdStreamStream(),
     ]
-    return aio.insecure_channel(
-        target,
-        options=options,
-        interceptors=[
-            _RequestIdUnaryUnary(),
-            _RequestIdUnaryStream(),
-            _RequestIdStreamUnary(),
-            _RequestIdStreamStream(),
-        ],
-    )
+    channel_options = list(defaults.items())
+    if credentials is not None:
+        return aio.secure_channel(
+            target, credentials, options=channel_options, interceptors=interceptors
+        )
+    return aio.insecure_channel(target, options=channel_options, interceptors=interceptors)

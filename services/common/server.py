@@ -18,6 +18,7 @@ from grpc import aio
 from grpc_health.v1 import health, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from services.common import tls
 from services.common.health import NOT_SERVING, Check, Readiness
 from services.common.interceptors import ServerInterceptor
 from services.common.logs import configure_logging
@@ -67,6 +68,24 @@ def server_options(settings: ServiceSettings) -> list[tuple[str, int]]:
     ]
 
 
+def _tls_mode(settings: ServiceSettings) -> str:
+    if settings.tls_client_ca_file:
+        return "mutual"
+    return "on" if settings.tls_enabled else "off"
+
+
+def _health_only_server(
+    servicer: health.aio.HealthServicer, settings: ServiceSettings
+) -> tuple[aio.Server, int]:
+    """A plaintext port with nothing but the health service: for probes that
+    cannot speak TLS (Kubernetes' gRPC probes) while the service port is mTLS.
+    It answers the same statuses as the service port."""
+    server = aio.server(options=[("grpc.max_connection_age_ms", settings.max_connection_age_ms)])
+    health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
+    port = server.add_insecure_port(f"{settings.host}:{settings.health_port}")
+    return server, port
+
+
 async def serve(app: App, settings: ServiceSettings, stop: asyncio.Event | None = None) -> None:
     """Serve until `stop` is set, then drain in order. Without an event of the
     caller's, SIGTERM and SIGINT set it."""
@@ -90,10 +109,30 @@ async def serve(app: App, settings: ServiceSettings, stop: asyncio.Event | None 
     readiness = Readiness(health_servicer, app.service_names, app.checks())
     await readiness.set_all(NOT_SERVING)
 
-    port = server.add_insecure_port(f"{settings.host}:{settings.port}")
+    address = f"{settings.host}:{settings.port}"
+    if settings.tls_enabled:
+        credentials = tls.server_credentials(
+            settings.tls_cert_file, settings.tls_key_file, settings.tls_client_ca_file
+        )
+        port = server.add_secure_port(address, credentials)
+    else:
+        port = server.add_insecure_port(address)
+    health_server, health_port = None, None
+    if settings.health_port is not None:
+        health_server, health_port = _health_only_server(health_servicer, settings)
     metrics_server, metrics_port = start_metrics_server(settings.host, settings.metrics_port)
     await server.start()
-    log.info("listening", extra={"port": port, "metrics_port": metrics_port})
+    if health_server is not None:
+        await health_server.start()
+    log.info(
+        "listening",
+        extra={
+            "port": port,
+            "metrics_port": metrics_port,
+            "tls": _tls_mode(settings),
+            **({"health_port": health_port} if health_port is not None else {}),
+        },
+    )
 
     readiness_task: asyncio.Task[None] | None = None
     try:
@@ -118,6 +157,8 @@ async def serve(app: App, settings: ServiceSettings, stop: asyncio.Event | None 
             readiness_task.cancel()
         await asyncio.sleep(settings.drain_delay_seconds)
         await server.stop(settings.grace_period_seconds)
+        if health_server is not None:
+            await health_server.stop(0)
         await app.stop()
         metrics_server.shutdown()
         log.info("stopped")

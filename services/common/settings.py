@@ -8,10 +8,12 @@ stops the start with a message naming the variable.
 from __future__ import annotations
 
 import os
-from typing import Literal, TypeVar
+from typing import Literal, Self, TypeVar
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.common import tls
 
 
 class SettingsError(SystemExit):
@@ -50,9 +52,55 @@ class ServiceSettings(BaseSettings):
     max_connection_age_grace_ms: int = Field(120_000, ge=0)
     max_concurrent_rpcs: int | None = Field(None, ge=1)
 
+    # TLS on the gRPC port (services/common/tls.py); mutual with a client CA.
+    tls_cert_file: str = Field(
+        "",
+        description="PEM certificate (chain) of the gRPC port; with TLS_KEY_FILE it is TLS only.",
+    )
+    tls_key_file: str = Field("", description="Unencrypted PEM private key of TLS_CERT_FILE.")
+    tls_client_ca_file: str = Field(
+        "",
+        description="PEM CA certificates: when set, every caller must present a client "
+        "certificate signed by one of them (mutual TLS).",
+    )
+    health_port: int | None = Field(
+        None,
+        ge=0,
+        le=65535,
+        description="Plaintext port serving only the health service, for probes that cannot "
+        "speak TLS (Kubernetes gRPC probes); unset: none.",
+    )
+
     @classmethod
     def env_prefix(cls) -> str:
         return str(cls.model_config.get("env_prefix", ""))
+
+    @field_validator("tls_cert_file", "tls_client_ca_file")
+    @classmethod
+    def _pem_certificates(cls, path: str) -> str:
+        if path:
+            tls.certificates(path)
+        return path
+
+    @field_validator("tls_key_file")
+    @classmethod
+    def _pem_key(cls, path: str) -> str:
+        if path:
+            tls.private_key(path)
+        return path
+
+    @model_validator(mode="after")
+    def _tls_complete(self) -> Self:
+        p = type(self).env_prefix()
+        cert, key = f"{p}TLS_CERT_FILE", f"{p}TLS_KEY_FILE"
+        tls.check_pair(cert, self.tls_cert_file, key, self.tls_key_file)
+        if self.tls_client_ca_file and not self.tls_cert_file:
+            raise ValueError(f"{p}TLS_CLIENT_CA_FILE needs {cert} and {key}")
+        return self
+
+    @property
+    def tls_enabled(self) -> bool:
+        return bool(self.tls_cert_file)
 
 
 S = TypeVar("S", bound=ServiceSettings)
@@ -74,8 +122,14 @@ def load_settings(cls: type[S]) -> S:
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
-            name = str(error["loc"][0]) if error["loc"] else ""
+            if not error["loc"]:  # a rule over several settings names them itself
+                problems.append(f"invalid settings: {error['msg'].removeprefix('Value error, ')}")
+                continue
+            name = str(error["loc"][0])
             variable = prefix + name.upper()
             value = os.environ.get(variable, "<unset>")
+            field = cls.model_fields.get(name)
+            if field is not None and "SecretStr" in str(field.annotation):
+                value = "<hidden>"  # a secret is never echoed, even a bad one
             problems.append(f"invalid setting {variable}={value!r}: {error['msg']}")
         raise SettingsError("; ".join(problems)) from None

@@ -5,11 +5,12 @@ Redis is shared by the whole mesh, so its URL is also read from AIMESH_REDIS_URL
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from services.common import tls
 from services.common.settings import ServiceSettings
 
 
@@ -22,6 +23,19 @@ class EdgeSettings(ServiceSettings):
     llm_target: str = "127.0.0.1:50052"
     retrieval_target: str = "127.0.0.1:50053"
     guardrails_target: str = "127.0.0.1:50054"
+    # TLS to the downstream services (services/common/tls.py): the CA that
+    # verifies their certificates, and the edge's own certificate for mutual TLS.
+    downstream_tls_ca_file: str = Field(
+        "",
+        description="PEM CA verifying the certificates of llm, retrieval and guardrails; "
+        "set (or a client certificate set): downstream channels use TLS.",
+    )
+    downstream_tls_cert_file: str = Field(
+        "", description="PEM client certificate the edge presents to them (mutual TLS)."
+    )
+    downstream_tls_key_file: str = Field(
+        "", description="Unencrypted PEM private key of DOWNSTREAM_TLS_CERT_FILE."
+    )
     # Bound on a downstream call when the client sent no deadline.
     default_deadline_seconds: float = Field(120.0, gt=0, le=3600)
 
@@ -96,3 +110,31 @@ class EdgeSettings(ServiceSettings):
     # Routing: a deadline shorter than this, or a short prompt, picks the fastest model.
     routing_fast_deadline_seconds: float = Field(10.0, ge=0)
     routing_complex_prompt_tokens: int = Field(1_500, ge=1)
+
+    @field_validator("downstream_tls_ca_file", "downstream_tls_cert_file")
+    @classmethod
+    def _downstream_certificates(cls, path: str) -> str:
+        if path:
+            tls.certificates(path)
+        return path
+
+    @field_validator("downstream_tls_key_file")
+    @classmethod
+    def _downstream_key(cls, path: str) -> str:
+        if path:
+            tls.private_key(path)
+        return path
+
+    @model_validator(mode="after")
+    def _downstream_tls_complete(self) -> Self:
+        tls.check_pair(
+            "AIMESH_EDGE_DOWNSTREAM_TLS_CERT_FILE",
+            self.downstream_tls_cert_file,
+            "AIMESH_EDGE_DOWNSTREAM_TLS_KEY_FILE",
+            self.downstream_tls_key_file,
+        )
+        return self
+
+    @property
+    def downstream_tls_enabled(self) -> bool:
+        return bool(self.downstream_tls_ca_file or self.downstream_tls_cert_file)
