@@ -11,7 +11,8 @@ import asyncio
 import inspect
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from contextlib import aclosing
 from typing import Any
 
 import grpc
@@ -137,9 +138,18 @@ def _wrap_stream_response(
         try:
             await call.begin()
             requests = _checked(request_or_iterator, descriptor)
-            async for response in _as_async_iterator(behavior(requests, context)):
-                yield response
-                sent.inc()
+            async with aclosing(_as_async_iterator(behavior(requests, context))) as responses:
+                async for response in responses:
+                    yield response
+                    sent.inc()
+        except GeneratorExit:
+            # The client went away while a response was on its way: grpc drops this
+            # generator and the event loop closes it. Nothing can be sent any more (an
+            # abort here fails inside grpc), so the handler's generator is closed (by
+            # `aclosing`, releasing its downstream calls at once) and the call is
+            # counted as cancelled.
+            call.code = grpc.StatusCode.CANCELLED
+            raise
         except BaseException as exc:
             await call.fail(exc)
         finally:
@@ -148,10 +158,14 @@ def _wrap_stream_response(
     return wrapped
 
 
-async def _as_async_iterator(responses: Any) -> AsyncIterator[Any]:
+async def _as_async_iterator(responses: Any) -> AsyncGenerator[Any, None]:
     """Accept async generators, plain iterables and coroutines that use context.write."""
     if inspect.isawaitable(responses):
         await responses
+    elif hasattr(responses, "aclose"):
+        async with aclosing(responses):
+            async for response in responses:
+                yield response
     elif hasattr(responses, "__aiter__"):
         async for response in responses:
             yield response

@@ -6,6 +6,8 @@ It implements LlmService.Generate with behaviours chosen by the first message:
   "invalid"         -> InvalidArgument on messages[0].content
   "boom"            -> an unhandled exception carrying a fake secret
   "forward"         -> calls Generate("request-id") on AIMESH_ECHO_UPSTREAM
+GenerateStream streams the pieces "0", "1", ... without pause until the client
+goes away (at most 100,000), to test a stream the client cancels.
 Its one dependency, "flag", is ready while the file AIMESH_ECHO_READY_FILE exists.
 
 Run: python -m tests.common.echo_app
@@ -14,7 +16,7 @@ Run: python -m tests.common.echo_app
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 
 from grpc import aio
@@ -62,6 +64,12 @@ class EchoServicer(llm_pb2_grpc.LlmServiceServicer):
                 )
                 return await stub.Generate(forwarded, timeout=context.time_remaining())
         return llm_pb2.GenerateResponse(text=command)
+
+    async def GenerateStream(
+        self, request: llm_pb2.GenerateStreamRequest, context: aio.ServicerContext
+    ) -> AsyncIterator[llm_pb2.GenerateStreamResponse]:
+        for index in range(100_000):
+            yield llm_pb2.GenerateStreamResponse(text=str(index))
 
 
 class EchoApp:

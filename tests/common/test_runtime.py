@@ -127,6 +127,41 @@ def test_metrics_and_access_log(service):
     assert line["code"] == "OK" and line["latency_ms"] >= 0 and line["service"] == "echo"
 
 
+def test_stream_cancelled_by_the_client_is_cancelled_not_a_bug(service):
+    """A client that goes away mid-stream: the call is logged CANCELLED, never as an
+    unhandled error (grpc closes the response generator while a piece is on its way)."""
+    request_ids = [f"cancel-{i}" for i in range(20)]
+    request = llm_pb2.GenerateStreamRequest(messages=[llm_pb2.Message(role="user", content="go")])
+    with grpc.insecure_channel(service.target) as channel:
+        stub = llm_pb2_grpc.LlmServiceStub(channel)
+        for request_id in request_ids:
+            stream = stub.GenerateStream(
+                request, metadata=[("x-request-id", request_id)], timeout=10
+            )
+            assert next(stream).text == "0"
+            stream.cancel()
+    deadline = time.monotonic() + 10
+
+    def logged():
+        return {
+            line["request_id"]: line["code"]
+            for line in service.logs("rpc")
+            if line.get("request_id") in request_ids
+        }
+
+    while len(logged()) < len(request_ids):
+        assert time.monotonic() < deadline, logged()
+        time.sleep(0.05)
+    assert set(logged().values()) == {"CANCELLED"}
+    bugs = [
+        line
+        for line in service.lines
+        if line.get("level") == "error"
+        and (line.get("request_id") in request_ids or "Task exception" in line.get("msg", ""))
+    ]
+    assert not bugs, bugs[0]
+
+
 def test_sigterm_drains_in_flight_call():
     running = echo({"AIMESH_ECHO_DRAIN_DELAY_SECONDS": "0.5"}).start()
     try:
