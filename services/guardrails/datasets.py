@@ -14,6 +14,7 @@ DATA_DIR = Path(
     os.environ.get("AIMESH_GUARDRAILS_DATA_DIR", HERE.parents[2] / "shared" / "data" / "guardrails")
 )
 BENIGN_TRIGGER_EVAL = HERE / "data" / "benign_trigger_eval.txt"
+BENIGN_ORDINARY_EVAL = HERE / "data" / "benign_ordinary_eval.txt"
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,9 +47,22 @@ def slabs(split: str) -> list[Example]:
         return [Example(r["text"], int(r["label"]), "slabs") for r in csv.DictReader(fh)]
 
 
-def benign_trigger_eval() -> list[str]:
-    lines = BENIGN_TRIGGER_EVAL.read_text(encoding="utf-8").splitlines()
+def _lines(path: Path) -> list[str]:
+    lines = path.read_text(encoding="utf-8").splitlines()
     return [line for line in lines if line.strip() and not line.startswith("#")]
+
+
+def benign_trigger_eval() -> list[str]:
+    return _lines(BENIGN_TRIGGER_EVAL)
+
+
+def benign_ordinary_eval() -> list[str]:
+    return _lines(BENIGN_ORDINARY_EVAL)
+
+
+def benign_eval_sets() -> list[str]:
+    """Every hand-written evaluation prompt: training must never see them."""
+    return benign_trigger_eval() + benign_ordinary_eval()
 
 
 def presidio_generated() -> list[dict[str, Any]]:

@@ -5,7 +5,8 @@
 Prints, per category: precision, recall, F1 and balanced accuracy of the
 injection/jailbreak classifier on the neuralchemy validation split (never
 trained on); the false-positive rate on hand-written benign prompts full of
-trigger words (data/benign_trigger_eval.txt, never trained on); span-level
+trigger words (data/benign_trigger_eval.txt) and on hand-written ordinary
+prompts (data/benign_ordinary_eval.txt), neither ever trained on; span-level
 PII precision/recall/F1 (exact type, overlapping span) on presidio-research's
 generated set; and CheckInput latency percentiles per 1 KB, in-process.
 """
@@ -59,12 +60,14 @@ def eval_injection(guard: Guard, policy: Policy) -> list[str]:
         f"| injection+jailbreak (neuralchemy validation, n={len(rows)}) | {p:.3f} | {r:.3f} | "
         f"{f:.3f} | {(tpr + tnr) / 2:.3f} |"
     ]
-    benign = datasets.benign_trigger_eval()
-    false_alarms = [t for t in benign if guard.injection.score(t)[0] >= threshold]
-    lines.append(
-        f"| benign prompts with trigger words (n={len(benign)}): FPR | "
-        f"{len(false_alarms) / len(benign):.3f} | | | |"
-    )
+    for name, benign in (
+        ("benign prompts with trigger words", datasets.benign_trigger_eval()),
+        ("ordinary prompts, short ones too", datasets.benign_ordinary_eval()),
+    ):
+        false_alarms = [t for t in benign if guard.injection.score(t)[0] >= threshold]
+        lines.append(
+            f"| {name} (n={len(benign)}): FPR | {len(false_alarms) / len(benign):.3f} | | | |"
+        )
     detail = ", ".join(
         f"{cat} {c['flagged']}/{c['n']}" for cat, c in sorted(per_category.items()) if c["n"] >= 5
     )

@@ -80,8 +80,10 @@ def context_features(words: list[str], cues: list[str]) -> list[str]:
     bigrams = {a + " " + b for a, b in zip(["<s>", *words], words, strict=False)}
     out = ["b:" + b for b in bigrams]
     out += ["cue:" + name for name in cues]
-    if len(words) > 200:
-        out.append("len:long")
+    n = len(words)
+    out.append(
+        "len:long" if n > 200 else "len:tiny" if n <= 4 else "len:short" if n <= 10 else "len:mid"
+    )
     return out
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -118,7 +119,8 @@ class TokenTagger:
             scores = [p]
             current = Finding(label, start, end, round(p, 4), DETECTOR, f"{label} (tagger)")
             found.append(current)
-        return [f for f in found if self._plausible(text[f.start : f.end])]
+        kept = [f for f in found if self._plausible(text[f.start : f.end])]
+        return [f for f in kept if f.type != "STREET_ADDRESS" or _address_like(text, f, kept)]
 
     def _plausible(self, value: str) -> bool:
         """A span of plain lower-case words none of which is a known name or place
@@ -126,6 +128,41 @@ class TokenTagger:
         if not value.islower() or any(ch.isdigit() for ch in value):
             return True
         return any(self.gazetteer.of(word) for word in value.split())
+
+
+_LETTER = re.compile(r"[^\W\d_]")
+_ADDRESS_CUE = re.compile(
+    r"\b(?:zip|zipcode|postcode|post code|postal code|p\.?\s?o\.? box|box|apt|apartment|suite|"
+    r"unit|flat|floor|house|building|no|number|nr)\b[^\n\d]{0,12}$",
+    re.IGNORECASE,
+)
+_LETTER_WORD = re.compile(r"\w*[^\W\d_]\w*\.?")
+# Words after a number that make it a quantity or a time, not a house number.
+UNITS = frozenset(
+    "am pm h hr hrs hour hours min mins minute minutes s sec secs second seconds ms day days "
+    "week weeks month months year years yr yrs km m cm mm kg g mg lb lbs mi mile miles ft "
+    "percent pct x times people items pages points degrees".split()
+)
+_NEAR = 40  # a postcode or house number stands within this many characters of its street or city
+
+
+def _address_like(text: str, finding: Finding, found: list[Finding]) -> bool:
+    """A STREET_ADDRESS span with no words but units ("97" in "97 minutes", "5 pm")
+    is only part of an address next to the rest of it (a street, a city) or after
+    a word that introduces one ("zip", "Suite", "P.O. Box"); on its own it is a number."""
+    words = _LETTER_WORD.findall(text[finding.start : finding.end])
+    if any(word.lower().rstrip(".") not in UNITS for word in words):
+        return True
+    if _ADDRESS_CUE.search(text[max(0, finding.start - 24) : finding.start]):
+        return True
+    return any(
+        other is not finding
+        and other.type in ("STREET_ADDRESS", "LOCATION")
+        and other.start - _NEAR <= finding.end
+        and finding.start <= other.end + _NEAR
+        and _LETTER.search(text[other.start : other.end])
+        for other in found
+    )
 
 
 def _bridgeable(gap: str, label: str) -> bool:
