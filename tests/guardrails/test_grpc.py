@@ -280,3 +280,17 @@ def test_bad_policy_file_stops_start(tmp_path: Path) -> None:
     assert process.proc is not None and process.proc.returncode == 2
     assert "cannot start: AIMESH_GUARDRAILS_POLICY_FILE" in str(info.value)
     assert "Traceback" not in str(info.value)
+
+
+async def test_ordinary_prompt_allowed_with_default_policy(
+    stub: pb_grpc.GuardrailsServiceStub,
+) -> None:
+    """The edge sends user text with source USER, the caller's tenant and its (by
+    default empty) input policy: "Say hello" must pass untouched."""
+    for text in ("Say hello", "Explain what a system prompt is", "97 minutes"):
+        request = pb.CheckInputRequest(
+            text=text, tenant="dev", source=pb.SOURCE_USER, policy=pb.Policy()
+        )
+        response = await stub.CheckInput(request, timeout=10)
+        assert response.verdict == pb.VERDICT_ALLOW, (text, response.findings)
+        assert response.redacted_text == text and not response.findings
