@@ -59,6 +59,11 @@ class RetryPolicy:
     retry_after_max_seconds: float = 30.0
     # Bound of one call when the caller set no deadline.
     request_timeout_seconds: float = 600.0
+    # Longest silence of a provider's stream (before its first event and
+    # between events): a stream that says nothing for this long is given up
+    # on, so a hanging provider leaves time for retries and fallbacks instead
+    # of eating the caller's whole deadline. None: only the deadline bounds it.
+    stream_timeout_seconds: float | None = None
 
 
 @dataclass(frozen=True)
@@ -268,6 +273,7 @@ class Router:
                             tenant,
                             functools.partial(self._open_stream, stack, provider, candidate, call),
                             hold=stack,
+                            silence=self.policy.stream_timeout_seconds,
                         )
                     except _Retry as retry:
                         delay = retry.delay  # waited for below, without the queue slot
@@ -474,11 +480,12 @@ class Router:
         tenant: str,
         call: Callable[[float], Awaitable[T]],
         hold: AsyncExitStack | None = None,
+        silence: float | None = None,
     ) -> T:
         """One call of one model, under its circuit, its queue and the deadline.
         Raises _Retry (with the backoff to wait) or _NextModel when it failed;
-        `hold` keeps the queue slot
-        for the life of a stream."""
+        `hold` keeps the queue slot for the life of a stream; `silence` bounds
+        the provider's read timeout (a timeout then fails the attempt)."""
         loop = asyncio.get_running_loop()
         breaker = self.breaker(spec)
         if not breaker.allow():
@@ -497,9 +504,9 @@ class Router:
                 async with _deadline(deadline):
                     await hold.enter_async_context(admission)
                 async with _deadline(deadline):
-                    return await call(self._read_timeout(deadline))
+                    return await call(self._read_timeout(deadline, silence))
             async with _deadline(deadline), admission:
-                return await call(self._read_timeout(deadline))
+                return await call(self._read_timeout(deadline, silence))
         except QueueFull:
             breaker.release()
             metrics.LOCAL_QUEUE_REJECTED.inc()
@@ -556,11 +563,14 @@ class Router:
             breaker.release()
             raise
 
-    def _read_timeout(self, deadline: float | None) -> float:
+    def _read_timeout(self, deadline: float | None, silence: float | None = None) -> float:
+        bound = self.policy.request_timeout_seconds
+        if silence is not None:
+            bound = min(bound, silence)
         if deadline is None:
-            return self.policy.request_timeout_seconds
+            return bound
         remaining = deadline - asyncio.get_running_loop().time()
-        return max(0.001, min(remaining, self.policy.request_timeout_seconds))
+        return max(0.001, min(remaining, bound))
 
     async def _estimate_usage(
         self,

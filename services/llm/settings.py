@@ -71,6 +71,14 @@ class LlmSettings(ServiceSettings):
     request_timeout_seconds: float = Field(
         600.0, gt=0, le=3600, description="Bound of a call whose caller set no deadline."
     )
+    # A stream silent this long (before its first event or between two) fails
+    # the attempt: it is retried or the next model tried, within the deadline.
+    stream_timeout_seconds: float = Field(
+        60.0,
+        gt=0,
+        le=3600,
+        description="Longest silence of a provider's stream before it is given up on.",
+    )
     connect_timeout_seconds: float = Field(
         5.0, gt=0, le=300, description="Connect timeout to a provider."
     )

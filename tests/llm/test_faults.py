@@ -113,6 +113,19 @@ async def test_timeout_then_fallback(upstream: FakeUpstream, make_router: Router
     await asyncio.wait_for(upstream.disconnected.wait(), 10)  # the hung call was abandoned
 
 
+async def test_a_silent_stream_leaves_the_deadline_to_the_fallback(
+    upstream: FakeUpstream, make_router: RouterFactory
+) -> None:
+    upstream.then(Behaviour("hang"))
+    router = make_router(max_attempts=1, stream_timeout_seconds=0.5)
+    loop = asyncio.get_running_loop()
+    # Without the silence bound the hung stream would take the whole 30 s deadline.
+    pieces = await collect(router, "gpt-4o", deadline=loop.time() + 30)
+    outcome = last_outcome(pieces)
+    assert outcome.spec.name == "claude-3-5-haiku" and outcome.fallback_used
+    await asyncio.wait_for(upstream.disconnected.wait(), 10)  # the hung call was abandoned
+
+
 async def test_caller_deadline_bounds_a_hanging_provider(
     upstream: FakeUpstream, make_router: RouterFactory
 ) -> None:
