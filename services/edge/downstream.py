@@ -196,6 +196,14 @@ def translate(service: str, exc: grpc.RpcError) -> BaseException:
             retry_after=retry_after if retry_after is not None else 1.0,
         )
     if code == grpc.StatusCode.UNAVAILABLE:
+        if service == "llm" and _reason(exc) == "STREAM_INTERRUPTED":
+            # Part of the answer may already have reached the client: say it is incomplete.
+            return errors.Unavailable(
+                "the model's stream was cut short; the output is incomplete",
+                reason="STREAM_INTERRUPTED",
+                retry_after=retry_after if retry_after is not None else 1.0,
+                metadata={"incomplete": "true"},
+            )
         reason = "MODEL_UNAVAILABLE" if service == "llm" else f"{service.upper()}_UNAVAILABLE"
         return errors.Unavailable(
             f"{service} is unavailable; retry later",

@@ -50,12 +50,9 @@ class GenerationResult:
     redacted: bool = False
     finished: bool = False
     fallback_used: bool = False
-
-
-class _LlmFailed(Exception):
-    def __init__(self, error: grpc.RpcError) -> None:
-        super().__init__("llm failed")
-        self.error = error
+    # The llm's last message of a stream cut short: its usage and cost are
+    # those of the partial output (the provider's, or counted by the llm).
+    incomplete: bool = False
 
 
 async def generate(
@@ -79,8 +76,12 @@ async def generate(
     llm_call = downstream.llm.GenerateStream(llm_request, timeout=call_timeout)
     redact_call = downstream.guardrails.RedactStream(timeout=call_timeout)
 
+    # The llm's error when its stream failed (a stream cut short included).
+    llm_failure: list[grpc.RpcError] = []
+
     async def pump() -> None:
-        """Model output -> redactor; half-close to flush when the model is done."""
+        """Model output -> redactor; half-close to flush when the model is done
+        (or failed: what it produced before failing is still released, redacted)."""
         first = True
         pieces = llm_call.__aiter__()
         while True:
@@ -89,7 +90,11 @@ async def generate(
             except StopAsyncIteration:
                 break
             except grpc.RpcError as exc:
-                raise _LlmFailed(exc) from None
+                llm_failure.append(exc)
+                if first:  # nothing to flush: stop waiting for the redactor
+                    redact_call.cancel()
+                    return
+                break
             result.model, result.provider = piece.model or result.model, piece.provider
             result.fallback_used = result.fallback_used or piece.fallback_used
             if piece.finish_reason or piece.HasField("usage"):
@@ -97,6 +102,7 @@ async def generate(
                 result.input_tokens = piece.usage.input_tokens
                 result.output_tokens = piece.usage.output_tokens
                 result.cost_micros = piece.cost_micros
+                result.incomplete = piece.incomplete
             if piece.text:
                 result.output_chars += len(piece.text)
                 message = guardrails_pb2.RedactStreamRequest(text=piece.text)
@@ -113,7 +119,7 @@ async def generate(
             await redact_call.done_writing()
 
     pump_task = asyncio.create_task(pump())
-    # If the model fails, stop waiting for the redactor.
+    # If the pump itself breaks, stop waiting for the redactor.
     pump_task.add_done_callback(
         lambda task: redact_call.cancel() if not task.cancelled() and task.exception() else None
     )
@@ -129,12 +135,19 @@ async def generate(
                     result.text += released.text
                     yield released.text
         except grpc.RpcError as exc:
-            if not pump_task.done() or pump_task.cancelled() or pump_task.exception() is None:
+            if not llm_failure:
                 raise translate("guardrails", exc) from None
-        try:
-            await pump_task
-        except _LlmFailed as failed:
-            raise translate("llm", failed.error) from None
+        except asyncio.CancelledError:
+            # Iterating a call cancelled on our side raises CancelledError, not
+            # RpcError: when the pump cancelled the redactor because the model
+            # failed, the model's error is the one to report. A caller that
+            # cancelled us is still cancelled.
+            task = asyncio.current_task()
+            if (task is not None and task.cancelling()) or not llm_failure:
+                raise
+        await pump_task
+        if llm_failure:
+            raise translate("llm", llm_failure[0]) from None
         result.finished = True
     finally:
         if not pump_task.done():

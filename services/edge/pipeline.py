@@ -300,6 +300,7 @@ class Pipeline:
         """Generate and settle the budget however the generation ends."""
         result = GenerationResult(model=model.name, provider=model.provider)
         first = True
+        interrupted: errors.Unavailable | None = None
         try:
             pieces = generate(self.down, request, result, deadline.remaining(), self.output_policy)
             async with aclosing(pieces):
@@ -312,9 +313,13 @@ class Pipeline:
                         first = False
                     yield Piece(piece, result.model, result.provider)
             yield result
+        except errors.Unavailable as exc:
+            if exc.reason == "STREAM_INTERRUPTED":
+                interrupted = exc
+            raise
         finally:
             actual = result.cost_micros
-            if not result.finished and result.output_chars:
+            if not result.finished and result.output_chars and not result.incomplete:
                 # Cut short: the provider still charges what it produced.
                 served = catalogue.get(result.model) or model
                 per_token = self.settings.chars_per_token
@@ -323,6 +328,12 @@ class Pipeline:
                     math.ceil(prompt_chars / per_token), served.input_micros_per_million
                 ) + price(
                     math.ceil(result.output_chars / per_token), served.output_micros_per_million
+                )
+            if interrupted is not None:
+                # The client's record of what the partial answer cost it.
+                interrupted.metadata.update(
+                    {"model": result.model, "cost_micros": str(actual)}
+                    | ({"output_tokens": str(result.output_tokens)} if result.incomplete else {})
                 )
             await self.budgets.settle(reservation, actual)
             metrics.TOKENS.labels(caller.tenant, result.model, "input").inc(result.input_tokens)
