@@ -7,6 +7,7 @@ is known, in `check_model_limits`.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 
 from aimesh.edge.v1 import edge_pb2
@@ -19,6 +20,9 @@ MAX_STOP_CHARS = 64
 MAX_TITLE_CHARS = 1_000
 MAX_METADATA_ENTRIES = 32
 MAX_METADATA_CHARS = 512
+# A filter key names a metadata entry: a plain name, never a path into the
+# stored record (retrieval refuses anything else; refusing it here names the field).
+FILTER_KEY = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 # Tokens a chat template adds per message, and per prompt (a safe over-estimate).
 TEMPLATE_TOKENS_PER_MESSAGE = 8
 TEMPLATE_TOKENS_PER_PROMPT = 16
@@ -74,8 +78,8 @@ def _filter(v: Violations, field: str, entries: Mapping[str, str], settings: Edg
     if len(entries) > settings.max_filter_entries:
         v.add(field, f"at most {settings.max_filter_entries} entries")
     for key, value in entries.items():
-        if not key or len(key) > MAX_METADATA_CHARS:
-            v.add(f"{field}[{key[:40]}]", f"keys must have 1 to {MAX_METADATA_CHARS} characters")
+        if not FILTER_KEY.fullmatch(key):
+            v.add(f"{field}[{key[:40]}]", "keys are 1 to 64 letters, digits, '_' or '-'")
         if len(value) > MAX_METADATA_CHARS:
             v.add(
                 f"{field}[{key[:40]}]", f"values must have at most {MAX_METADATA_CHARS} characters"
