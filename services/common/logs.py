@@ -54,5 +54,7 @@ def configure_logging(service: str, level: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # httpx logs every request at INFO; our access log already covers calls.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    # httpx (and httpx2, under the openai and anthropic SDKs) log every request
+    # and its URL at INFO; our access log already covers calls.
+    for name in ("httpx", "httpx2"):
+        logging.getLogger(name).setLevel(logging.WARNING)

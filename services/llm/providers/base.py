@@ -157,8 +157,36 @@ def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+# Any run of this many characters of our key is hidden, not just the whole key:
+# upstreams and gateways echo keys truncated or partly masked.
+_KEY_FRAGMENT = 8
+
+
 def scrub(text: str, secret: str, limit: int = 300) -> str:
-    """A provider's error text, shortened, with our key removed should it echo it."""
+    """A provider's error text, shortened, with our key removed should it echo
+    it, in whole or in part (every run of 8 or more of its characters)."""
     if secret and len(secret) >= 4:
         text = text.replace(secret, "***")
+        if len(secret) >= _KEY_FRAGMENT:
+            text = _hide_fragments(text, secret)
     return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _hide_fragments(text: str, secret: str) -> str:
+    n = _KEY_FRAGMENT
+    pieces = {secret[i : i + n] for i in range(len(secret) - n + 1)}
+    hidden = [False] * len(text)
+    for i in range(len(text) - n + 1):
+        if text[i : i + n] in pieces:
+            hidden[i : i + n] = [True] * n
+    if not any(hidden):
+        return text
+    out: list[str] = []
+    previous = False
+    for char, hide in zip(text, hidden, strict=True):
+        if not hide:
+            out.append(char)
+        elif not previous:
+            out.append("***")  # one mark per hidden run
+        previous = hide
+    return "".join(out)
