@@ -23,7 +23,7 @@ run: $(STAMP)
 	$(PY) scripts/run_mesh.py
 
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -m "not reliability"
 
 test-reliability: $(STAMP)
 	$(PY) -m pytest -m reliability tests/reliability
