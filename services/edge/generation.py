@@ -1,9 +1,11 @@
-"""One generation: llm GenerateStream piped through guardrails RedactStream.
+"""One generation: llm GenerateStream, its output redacted by guardrails.
 
-Pieces of model output go to the redactor as they arrive; only what the
-redactor releases reaches the client, so a PII value split across pieces never
-escapes. Leaving early (client cancelled, deadline, error) cancels both
-downstream calls, which cancels the provider's generation.
+Streams (`generate`): pieces of model output go to guardrails RedactStream as
+they arrive; only what the redactor releases reaches the client, so a PII
+value split across pieces never escapes. Unary replies (`complete`): the whole
+output is checked once with CheckOutput before any of it is returned.
+Leaving early (client cancelled, deadline, error) cancels the downstream
+calls, which cancels the provider's generation.
 """
 
 from __future__ import annotations
@@ -11,13 +13,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncGenerator
+import time
+from collections.abc import AsyncGenerator, Iterable, Iterator
 from dataclasses import dataclass, field
 
 import grpc
 
 from aimesh.guardrails.v1 import guardrails_pb2
 from aimesh.llm.v1 import llm_pb2
+from services.common import errors
 from services.edge.downstream import Downstream, translate
 
 log = logging.getLogger(__name__)
@@ -156,3 +160,131 @@ async def generate(
                 await pump_task
         llm_call.cancel()
         redact_call.cancel()
+
+
+# Longer outputs than guardrails' default text limit go through RedactStream in
+# chunks of this size instead of one CheckOutput call (no model answers that much).
+CHECK_OUTPUT_MAX_CHARS = 200_000
+_REDACT_CHUNK_CHARS = 16_384
+
+
+async def complete(
+    downstream: Downstream,
+    request: GenerationRequest,
+    result: GenerationResult,
+    call_timeout: float,
+    policy: guardrails_pb2.Policy | None = None,
+) -> AsyncGenerator[str, None]:
+    """For a unary reply: yield the whole output, redacted, as one piece.
+
+    Nothing reaches the client before the end, so the output is collected from
+    llm GenerateStream (which keeps its stream semantics: a stream cut short is
+    still reported as such) and checked once with guardrails CheckOutput: one
+    unary call and one detector pass over the whole text, instead of a
+    bidirectional RedactStream with a write, a read and a detector pass per piece.
+    """
+    ends = time.monotonic() + call_timeout
+    llm_request = llm_pb2.GenerateStreamRequest(
+        model=request.model,
+        messages=[llm_pb2.Message(role=r, content=c) for r, c in request.messages],
+        max_tokens=request.max_tokens,
+        stop=request.stop,
+    )
+    if request.temperature is not None:
+        llm_request.temperature = request.temperature
+    if request.top_p is not None:
+        llm_request.top_p = request.top_p
+    llm_call = downstream.llm.GenerateStream(llm_request, timeout=call_timeout)
+    parts: list[str] = []
+    try:
+        async for piece in llm_call:
+            result.model, result.provider = piece.model or result.model, piece.provider
+            result.fallback_used = result.fallback_used or piece.fallback_used
+            if piece.finish_reason or piece.HasField("usage"):
+                result.finish_reason = piece.finish_reason
+                result.input_tokens = piece.usage.input_tokens
+                result.output_tokens = piece.usage.output_tokens
+                result.cost_micros = piece.cost_micros
+                result.incomplete = piece.incomplete
+            if piece.text:
+                result.output_chars += len(piece.text)
+                parts.append(piece.text)
+    except grpc.RpcError as exc:
+        raise translate("llm", exc) from None
+    finally:
+        llm_call.cancel()
+    text = "".join(parts)
+    if text.strip():
+        timeout = max(ends - time.monotonic(), 0.001)
+        if len(text) <= CHECK_OUTPUT_MAX_CHARS:
+            text = await _check_output(downstream, text, request.tenant, policy, result, timeout)
+        else:
+            text = await _redact_whole(downstream, text, request.tenant, policy, result, timeout)
+    result.text = text
+    result.finished = True
+    if text:
+        yield text
+
+
+def _redacts(findings: Iterable[guardrails_pb2.Finding]) -> bool:
+    return any(f.placeholder or f.action == guardrails_pb2.ACTION_REDACT for f in findings)
+
+
+async def _check_output(
+    downstream: Downstream,
+    text: str,
+    tenant: str,
+    policy: guardrails_pb2.Policy | None,
+    result: GenerationResult,
+    call_timeout: float,
+) -> str:
+    check = guardrails_pb2.CheckOutputRequest(text=text, tenant=tenant)
+    if policy is not None and (policy.actions or policy.disabled_detectors):
+        check.policy.CopyFrom(policy)
+    try:
+        response = await downstream.guardrails.CheckOutput(check, timeout=call_timeout)
+    except grpc.RpcError as exc:
+        raise translate("guardrails", exc) from None
+    if response.verdict == guardrails_pb2.VERDICT_BLOCK:
+        reason = response.reason or "OUTPUT_BLOCKED"
+        raise errors.PermissionDenied(
+            f"the output was blocked by guardrails ({reason})", reason=reason
+        )
+    result.redacted = result.redacted or _redacts(response.findings)
+    if response.verdict == guardrails_pb2.VERDICT_REDACT:
+        return str(response.redacted_text)
+    return text
+
+
+async def _redact_whole(
+    downstream: Downstream,
+    text: str,
+    tenant: str,
+    policy: guardrails_pb2.Policy | None,
+    result: GenerationResult,
+    call_timeout: float,
+) -> str:
+    """An output too long for one CheckOutput, through RedactStream in chunks."""
+
+    def chunks() -> Iterator[guardrails_pb2.RedactStreamRequest]:
+        for start in range(0, len(text), _REDACT_CHUNK_CHARS):
+            message = guardrails_pb2.RedactStreamRequest(
+                text=text[start : start + _REDACT_CHUNK_CHARS]
+            )
+            if start == 0:
+                message.tenant = tenant
+                if policy is not None and (policy.actions or policy.disabled_detectors):
+                    message.policy.CopyFrom(policy)
+            yield message
+
+    call = downstream.guardrails.RedactStream(chunks(), timeout=call_timeout)
+    released: list[str] = []
+    try:
+        async for reply in call:
+            result.redacted = result.redacted or _redacts(reply.findings)
+            released.append(reply.text)
+    except grpc.RpcError as exc:
+        raise translate("guardrails", exc) from None
+    finally:
+        call.cancel()
+    return "".join(released)

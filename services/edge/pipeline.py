@@ -1,7 +1,8 @@
 """The edge's request pipelines: Chat and Ask (RAG), from admission to settlement.
 
     Chat: route model -> check limits -> admit -> guard input -> cache?
-          -> reserve budget -> generate through RedactStream -> settle
+          -> reserve budget -> generate (streams through RedactStream, unary
+          replies checked whole by CheckOutput) -> settle
     Ask:  the same, with retrieval within the tenant and numbered sources
           between guarding and generating, and citations at the end.
 
@@ -36,7 +37,7 @@ from services.edge.cache import ResponseCache, cache_key
 from services.edge.catalogue import Catalogue, CatalogueCache, ModelInfo
 from services.edge.downstream import Downstream, translate, with_recovery
 from services.edge.gate import Caller, Gate
-from services.edge.generation import GenerationRequest, GenerationResult, generate
+from services.edge.generation import GenerationRequest, GenerationResult, complete, generate
 from services.edge.routing import select_model
 from services.edge.settings import EdgeSettings
 from services.edge.validation import (
@@ -302,7 +303,9 @@ class Pipeline:
         first = True
         interrupted: errors.Unavailable | None = None
         try:
-            pieces = generate(self.down, request, result, deadline.remaining(), self.output_policy)
+            # A unary reply is checked whole (CheckOutput); a stream piece by piece.
+            produce = generate if rpc.endswith("Stream") else complete
+            pieces = produce(self.down, request, result, deadline.remaining(), self.output_policy)
             async with aclosing(pieces):
                 async for piece in pieces:
                     if first:

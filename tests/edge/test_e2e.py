@@ -333,3 +333,38 @@ def test_redis_unreachable_follows_the_failure_mode(mesh: Mesh) -> None:
             text = page.read().decode()
         assert 'aimesh_edge_store_failures_total{component="ratelimit",mode="open"}' in text
         assert opened.logs("rate limiter store unreachable")
+
+
+def _guardrails_methods(mesh: Mesh, request_id: str) -> set[str]:
+    return {
+        str(line.get("method", "")).rsplit("/", 1)[-1]
+        for line in mesh.guardrails.logs("rpc")
+        if line.get("request_id") == request_id
+    }
+
+
+def test_a_unary_reply_is_checked_whole_and_a_stream_piece_by_piece(mesh: Mesh) -> None:
+    unary_id, stream_id = f"unary-{uuid.uuid4().hex[:8]}", f"stream-{uuid.uuid4().hex[:8]}"
+    mesh.stub.Chat(
+        edge_pb2.ChatRequest(messages=user("Say hello"), max_tokens=4),
+        metadata=mesh.auth("acme", unary_id),
+        timeout=120,
+    )
+    list(
+        mesh.stub.ChatStream(
+            edge_pb2.ChatStreamRequest(messages=user("Say hello"), max_tokens=4),
+            metadata=mesh.auth("acme", stream_id),
+            timeout=120,
+        )
+    )
+    # One CheckOutput of the whole text: no bidirectional stream for a unary reply.
+    for _ in range(100):
+        if "CheckOutput" in _guardrails_methods(mesh, unary_id):
+            break
+        time.sleep(0.05)
+    assert _guardrails_methods(mesh, unary_id) == {"CheckInput", "CheckOutput"}
+    for _ in range(100):
+        if "RedactStream" in _guardrails_methods(mesh, stream_id):
+            break
+        time.sleep(0.05)
+    assert _guardrails_methods(mesh, stream_id) == {"CheckInput", "RedactStream"}
