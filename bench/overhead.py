@@ -7,7 +7,7 @@ One run compares, against the same instant OpenAI-compatible upstream
 - llm:     the llm service alone (LlmService Generate / GenerateStream, openai provider);
 - edge:    the full pipeline, EdgeService Chat / ChatStream: API key, both rate-limit
            quotas and the budget reservation and settlement in the real Redis, guardrails
-           CheckInput, llm, guardrails RedactStream on the output;
+           CheckInput, llm, guardrails RedactStream (streams) or CheckOutput (unary);
 - litellm: LiteLLM proxy (its own virtualenv, no database, no master key) via the SDK.
 
 The load comes from bench/_load.py in its own process. Each run measures every
