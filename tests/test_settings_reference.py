@@ -21,3 +21,4 @@ def test_reference_names_every_setting_of_every_service() -> None:
             common = name in ServiceSettings.model_fields and name != "port"
             prefix = "AIMESH_LLM_" if common else cls.env_prefix()
             assert f"`{prefix}{name.upper()}`" in block, name
+            assert cls.model_fields[name].description, f"{name} says nothing of its meaning"

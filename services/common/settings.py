@@ -38,19 +38,53 @@ class ServiceSettings(BaseSettings):
     metrics_port: int = Field(
         0, ge=0, le=65535, description="Prometheus /metrics port; 0 picks a free one."
     )
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="Lowest level of the JSON log lines."
+    )
     # SIGTERM: health goes NOT_SERVING, wait drain_delay for load balancers to
     # notice, then give in-flight calls grace_period to finish.
-    drain_delay_seconds: float = Field(5.0, ge=0, le=300)
-    grace_period_seconds: float = Field(30.0, ge=0, le=3600)
-    health_check_interval_seconds: float = Field(5.0, gt=0, le=300)
-    max_message_bytes: int = Field(16 * 1024 * 1024, ge=1024, le=1024 * 1024 * 1024)
-    keepalive_time_ms: int = Field(30_000, ge=1_000)
-    keepalive_timeout_ms: int = Field(10_000, ge=1_000)
+    drain_delay_seconds: float = Field(
+        5.0,
+        ge=0,
+        le=300,
+        description="On SIGTERM: time between health going NOT_SERVING and refusing new calls.",
+    )
+    grace_period_seconds: float = Field(
+        30.0,
+        ge=0,
+        le=3600,
+        description="On SIGTERM: time in-flight calls get to finish after the drain delay.",
+    )
+    health_check_interval_seconds: float = Field(
+        5.0,
+        gt=0,
+        le=300,
+        description="How often the service's dependencies are checked for health.",
+    )
+    max_message_bytes: int = Field(
+        16 * 1024 * 1024,
+        ge=1024,
+        le=1024 * 1024 * 1024,
+        description="Largest request or response message.",
+    )
+    keepalive_time_ms: int = Field(
+        30_000, ge=1_000, description="Interval of HTTP/2 keepalive pings."
+    )
+    keepalive_timeout_ms: int = Field(
+        10_000, ge=1_000, description="Time a keepalive ping may wait for its answer."
+    )
     # Clients must re-resolve DNS now and then to find new pods after a scale-up.
-    max_connection_age_ms: int = Field(300_000, ge=1_000)
-    max_connection_age_grace_ms: int = Field(120_000, ge=0)
-    max_concurrent_rpcs: int | None = Field(None, ge=1)
+    max_connection_age_ms: int = Field(
+        300_000,
+        ge=1_000,
+        description="Connections are recycled after this, so clients find new pods.",
+    )
+    max_connection_age_grace_ms: int = Field(
+        120_000, ge=0, description="Time a recycled connection's calls get to finish."
+    )
+    max_concurrent_rpcs: int | None = Field(
+        None, ge=1, description="Bound on concurrent calls; unset: none."
+    )
 
     # TLS on the gRPC port (services/common/tls.py); mutual with a client CA.
     tls_cert_file: str = Field(
