@@ -26,7 +26,7 @@ test: $(STAMP)
 	$(PY) -m pytest -m "not reliability"
 
 test-reliability: $(STAMP)
-	$(PY) -m pytest -m reliability tests/reliability
+	$(PY) -m pytest -s -m reliability tests/reliability
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
