@@ -59,14 +59,7 @@ class GenerationResult:
     incomplete: bool = False
 
 
-async def generate(
-    downstream: Downstream,
-    request: GenerationRequest,
-    result: GenerationResult,
-    call_timeout: float,
-    policy: guardrails_pb2.Policy | None = None,
-) -> AsyncGenerator[str, None]:
-    """Yield redacted text pieces; `result` holds model, usage and cost at the end."""
+def _llm_request(request: GenerationRequest) -> llm_pb2.GenerateStreamRequest:
     llm_request = llm_pb2.GenerateStreamRequest(
         model=request.model,
         messages=[llm_pb2.Message(role=r, content=c) for r, c in request.messages],
@@ -77,6 +70,18 @@ async def generate(
         llm_request.temperature = request.temperature
     if request.top_p is not None:
         llm_request.top_p = request.top_p
+    return llm_request
+
+
+async def generate(
+    downstream: Downstream,
+    request: GenerationRequest,
+    result: GenerationResult,
+    call_timeout: float,
+    policy: guardrails_pb2.Policy | None = None,
+) -> AsyncGenerator[str, None]:
+    """Yield redacted text pieces; `result` holds model, usage and cost at the end."""
+    llm_request = _llm_request(request)
     llm_call = downstream.llm.GenerateStream(llm_request, timeout=call_timeout)
     redact_call = downstream.guardrails.RedactStream(timeout=call_timeout)
 
@@ -184,16 +189,7 @@ async def complete(
     bidirectional RedactStream with a write, a read and a detector pass per piece.
     """
     ends = time.monotonic() + call_timeout
-    llm_request = llm_pb2.GenerateStreamRequest(
-        model=request.model,
-        messages=[llm_pb2.Message(role=r, content=c) for r, c in request.messages],
-        max_tokens=request.max_tokens,
-        stop=request.stop,
-    )
-    if request.temperature is not None:
-        llm_request.temperature = request.temperature
-    if request.top_p is not None:
-        llm_request.top_p = request.top_p
+    llm_request = _llm_request(request)
     llm_call = downstream.llm.GenerateStream(llm_request, timeout=call_timeout)
     parts: list[str] = []
     try:
