@@ -151,34 +151,38 @@ async def with_recovery(downstream: Downstream, name: str, call: Callable[[], Aw
     return await call()
 
 
-def _retry_after(exc: grpc.RpcError) -> float | None:
+M = TypeVar("M", error_details_pb2.RetryInfo, error_details_pb2.ErrorInfo)
+
+
+def _detail(exc: grpc.RpcError, kind: type[M]) -> M | None:
+    """The first google.rpc detail of this type in a downstream error."""
     try:
         status = rpc_status.from_call(exc)
     except Exception:
         return None
-    if status is None:
-        return None
-    for detail in status.details:
-        if detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
-            info = error_details_pb2.RetryInfo()
-            detail.Unpack(info)
-            return info.retry_delay.ToMilliseconds() / 1000
+    for detail in status.details if status is not None else ():
+        if detail.Is(kind.DESCRIPTOR):
+            found = kind()
+            detail.Unpack(found)
+            return found
     return None
+
+
+def _retry_after(exc: grpc.RpcError) -> float | None:
+    info = _detail(exc, error_details_pb2.RetryInfo)
+    return info.retry_delay.ToMilliseconds() / 1000 if info is not None else None
 
 
 def _reason(exc: grpc.RpcError) -> str | None:
-    try:
-        status = rpc_status.from_call(exc)
-    except Exception:
-        return None
-    if status is None:
-        return None
-    for detail in status.details:
-        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-            info = error_details_pb2.ErrorInfo()
-            detail.Unpack(info)
-            return info.reason
-    return None
+    info = _detail(exc, error_details_pb2.ErrorInfo)
+    return info.reason if info is not None else None
+
+
+def output_blocked(reason: str) -> errors.PermissionDenied:
+    """The error for a model output that the tenant's guardrails policy blocks."""
+    return errors.PermissionDenied(
+        f"the output was blocked by guardrails ({reason})", reason=reason
+    )
 
 
 def translate(service: str, exc: grpc.RpcError) -> BaseException:
@@ -210,6 +214,9 @@ def translate(service: str, exc: grpc.RpcError) -> BaseException:
             reason=reason,
             retry_after=retry_after if retry_after is not None else 1.0,
         )
+    if code == grpc.StatusCode.PERMISSION_DENIED and service == "guardrails":
+        # The tenant's policy blocks what the model wrote (RedactStream ends so).
+        return output_blocked(_reason(exc) or "OUTPUT_BLOCKED")
     if code == grpc.StatusCode.INVALID_ARGUMENT:
         # Our validation should have caught it; say which service refused, not how.
         log.warning("downstream refused a request as invalid", extra={"dependency": service})

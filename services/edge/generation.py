@@ -21,8 +21,7 @@ import grpc
 
 from aimesh.guardrails.v1 import guardrails_pb2
 from aimesh.llm.v1 import llm_pb2
-from services.common import errors
-from services.edge.downstream import Downstream, translate
+from services.edge.downstream import Downstream, output_blocked, translate
 
 log = logging.getLogger(__name__)
 
@@ -242,10 +241,7 @@ async def _check_output(
     except grpc.RpcError as exc:
         raise translate("guardrails", exc) from None
     if response.verdict == guardrails_pb2.VERDICT_BLOCK:
-        reason = response.reason or "OUTPUT_BLOCKED"
-        raise errors.PermissionDenied(
-            f"the output was blocked by guardrails ({reason})", reason=reason
-        )
+        raise output_blocked(response.reason or "OUTPUT_BLOCKED")
     result.redacted = result.redacted or _redacts(response.findings)
     if response.verdict == guardrails_pb2.VERDICT_REDACT:
         return str(response.redacted_text)
