@@ -57,6 +57,18 @@ class GenerationResult:
     # those of the partial output (the provider's, or counted by the llm).
     incomplete: bool = False
 
+    def record(self, piece: llm_pb2.GenerateStreamResponse) -> None:
+        """Take in one message of the llm's stream (the last carries usage and cost)."""
+        self.model, self.provider = piece.model or self.model, piece.provider
+        self.fallback_used = self.fallback_used or piece.fallback_used
+        if piece.finish_reason or piece.HasField("usage"):
+            self.finish_reason = piece.finish_reason
+            self.input_tokens = piece.usage.input_tokens
+            self.output_tokens = piece.usage.output_tokens
+            self.cost_micros = piece.cost_micros
+            self.incomplete = piece.incomplete
+        self.output_chars += len(piece.text)
+
 
 def _llm_request(request: GenerationRequest) -> llm_pb2.GenerateStreamRequest:
     llm_request = llm_pb2.GenerateStreamRequest(
@@ -103,16 +115,8 @@ async def generate(
                     redact_call.cancel()
                     return
                 break
-            result.model, result.provider = piece.model or result.model, piece.provider
-            result.fallback_used = result.fallback_used or piece.fallback_used
-            if piece.finish_reason or piece.HasField("usage"):
-                result.finish_reason = piece.finish_reason
-                result.input_tokens = piece.usage.input_tokens
-                result.output_tokens = piece.usage.output_tokens
-                result.cost_micros = piece.cost_micros
-                result.incomplete = piece.incomplete
+            result.record(piece)
             if piece.text:
-                result.output_chars += len(piece.text)
                 message = guardrails_pb2.RedactStreamRequest(text=piece.text)
                 if first:
                     message.tenant = request.tenant
@@ -193,16 +197,8 @@ async def complete(
     parts: list[str] = []
     try:
         async for piece in llm_call:
-            result.model, result.provider = piece.model or result.model, piece.provider
-            result.fallback_used = result.fallback_used or piece.fallback_used
-            if piece.finish_reason or piece.HasField("usage"):
-                result.finish_reason = piece.finish_reason
-                result.input_tokens = piece.usage.input_tokens
-                result.output_tokens = piece.usage.output_tokens
-                result.cost_micros = piece.cost_micros
-                result.incomplete = piece.incomplete
+            result.record(piece)
             if piece.text:
-                result.output_chars += len(piece.text)
                 parts.append(piece.text)
     except grpc.RpcError as exc:
         raise translate("llm", exc) from None
