@@ -16,6 +16,7 @@ import logging
 import time
 from collections.abc import AsyncGenerator, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import TypeGuard
 
 import grpc
 
@@ -120,7 +121,7 @@ async def generate(
                 message = guardrails_pb2.RedactStreamRequest(text=piece.text)
                 if first:
                     message.tenant = request.tenant
-                    if policy is not None and (policy.actions or policy.disabled_detectors):
+                    if _overrides(policy):
                         message.policy.CopyFrom(policy)
                     first = False
                 try:
@@ -217,6 +218,11 @@ async def complete(
         yield text
 
 
+def _overrides(policy: guardrails_pb2.Policy | None) -> TypeGuard[guardrails_pb2.Policy]:
+    """Whether a tenant policy changes guardrails' defaults (else none is sent)."""
+    return policy is not None and bool(policy.actions or policy.disabled_detectors)
+
+
 def _redacts(findings: Iterable[guardrails_pb2.Finding]) -> bool:
     return any(f.placeholder or f.action == guardrails_pb2.ACTION_REDACT for f in findings)
 
@@ -230,7 +236,7 @@ async def _check_output(
     call_timeout: float,
 ) -> str:
     check = guardrails_pb2.CheckOutputRequest(text=text, tenant=tenant)
-    if policy is not None and (policy.actions or policy.disabled_detectors):
+    if _overrides(policy):
         check.policy.CopyFrom(policy)
     try:
         response = await downstream.guardrails.CheckOutput(check, timeout=call_timeout)
@@ -261,7 +267,7 @@ async def _redact_whole(
             )
             if start == 0:
                 message.tenant = tenant
-                if policy is not None and (policy.actions or policy.disabled_detectors):
+                if _overrides(policy):
                     message.policy.CopyFrom(policy)
             yield message
 
