@@ -6,7 +6,12 @@ provider has credentials and whose circuit lets calls through: try up to
 provider's Retry-After) between retryable failures, never past the caller's
 deadline. A stream is committed once its first event has arrived from the
 provider and is then never retried or replayed: what the caller has seen
-stays the only answer. When every model has failed, the caller gets
+stays the only answer. A provider that accepts a call and then says nothing
+fails the attempt rather than eating the caller's whole deadline: a stream
+after `stream_timeout_seconds` of silence, a unary call after
+`attempt_timeout_seconds`, and, while a usable fallback remains, a model's
+unary attempts end by FALLBACK_SHARE of the time left when it was first
+tried, so the fallback keeps the rest. When every model has failed, the caller gets
 UNAVAILABLE with a RetryInfo (RESOURCE_EXHAUSTED when only the local model's
 queue refused it).
 """
@@ -49,6 +54,10 @@ T = TypeVar("T")
 
 # When every model failed and none said when to come back.
 DEFAULT_RETRY_AFTER_SECONDS = 1.0
+# Share of the caller's remaining deadline that a model's unary attempts may
+# use while a usable fallback (credentials, circuit not open) comes after it:
+# the rest is kept for the fallbacks. The last usable model gets all of it.
+FALLBACK_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -64,6 +73,11 @@ class RetryPolicy:
     # on, so a hanging provider leaves time for retries and fallbacks instead
     # of eating the caller's whole deadline. None: only the deadline bounds it.
     stream_timeout_seconds: float | None = None
+    # Longest time of one unary provider call (from the call, after any local
+    # queue wait, to the whole answer): longer fails the attempt as a
+    # "timeout", retried or handed to the next model like any provider
+    # failure. None: only the deadline (and FALLBACK_SHARE) bounds it.
+    attempt_timeout_seconds: float | None = None
 
 
 @dataclass(frozen=True)
@@ -195,12 +209,14 @@ class Router:
         failures = _Failures()
         outcome = "error"
         try:
-            for index, candidate in enumerate(self.catalogue.chain(spec.name)):
+            chain = self.catalogue.chain(spec.name)
+            for index, candidate in enumerate(chain):
                 provider = self.providers.get(candidate.provider)
                 if provider is None or not provider.available:
                     failures.add(candidate.name, "unavailable")
                     continue
                 call = _for_model(request, candidate)
+                model_end = self._model_end(chain, index, deadline)
                 for attempt in range(self.policy.max_attempts):
                     try:
                         completion = await self._attempt(
@@ -212,6 +228,8 @@ class Router:
                             deadline,
                             tenant,
                             functools.partial(provider.generate, candidate.upstream_model, call),
+                            limit=self.policy.attempt_timeout_seconds,
+                            model_end=model_end,
                         )
                     except _Retry as retry:
                         await asyncio.sleep(retry.delay)
@@ -481,11 +499,16 @@ class Router:
         call: Callable[[float], Awaitable[T]],
         hold: AsyncExitStack | None = None,
         silence: float | None = None,
+        limit: float | None = None,
+        model_end: float | None = None,
     ) -> T:
         """One call of one model, under its circuit, its queue and the deadline.
         Raises _Retry (with the backoff to wait) or _NextModel when it failed;
         `hold` keeps the queue slot for the life of a stream; `silence` bounds
-        the provider's read timeout (a timeout then fails the attempt)."""
+        the provider's read timeout (a timeout then fails the attempt). A
+        unary call (no `hold`) is bounded as a whole by `limit` seconds and
+        by `model_end` (loop time), the end of this model's share of the
+        deadline: either one running out fails the attempt as a "timeout"."""
         loop = asyncio.get_running_loop()
         breaker = self.breaker(spec)
         if not breaker.allow():
@@ -506,7 +529,24 @@ class Router:
                 async with _deadline(deadline):
                     return await call(self._read_timeout(deadline, silence))
             async with _deadline(deadline), admission:
-                return await call(self._read_timeout(deadline, silence))
+                end = _attempt_end(loop.time(), deadline, limit, model_end)
+                if end is None:
+                    return await call(self._read_timeout(deadline, silence))
+                if end <= loop.time():
+                    # The local queue's wait used up this model's share: not
+                    # the provider's fault, and not worth calling it now.
+                    failures.add(spec.name, "timeout")
+                    raise _NextModel
+                bound = asyncio.timeout_at(end)
+                try:
+                    async with bound:
+                        return await call(self._read_timeout(deadline, end - loop.time()))
+                except TimeoutError:
+                    if not bound.expired():
+                        raise
+                    raise ProviderError(
+                        "timeout", "no answer within the attempt's time", provider=spec.provider
+                    ) from None
         except QueueFull:
             breaker.release()
             metrics.LOCAL_QUEUE_REJECTED.inc()
@@ -554,7 +594,8 @@ class Router:
                 cap=self.policy.max_backoff_seconds,
                 retry_after=exc.retry_after,
             )
-            if deadline is not None and loop.time() + delay >= deadline:
+            retry_by = model_end if model_end is not None else deadline
+            if retry_by is not None and loop.time() + delay >= retry_by:
                 failures.add(spec.name, exc.kind, exc.retry_after)
                 raise _NextModel from None
             metrics.RETRIES.labels(spec.provider, spec.name).inc()
@@ -563,10 +604,21 @@ class Router:
             breaker.release()
             raise
 
-    def _read_timeout(self, deadline: float | None, silence: float | None = None) -> float:
+    def _model_end(
+        self, chain: list[ModelSpec], index: int, deadline: float | None
+    ) -> float | None:
+        """When the unary attempts of chain[index] must end so that the models
+        after it keep a share of the deadline: None when there is no deadline
+        or no usable model after it (the last one may use all that is left)."""
+        if deadline is None or not any(not self.unavailable_reason(m) for m in chain[index + 1 :]):
+            return None
+        now = asyncio.get_running_loop().time()
+        return now + max(0.0, deadline - now) * FALLBACK_SHARE
+
+    def _read_timeout(self, deadline: float | None, cap: float | None = None) -> float:
         bound = self.policy.request_timeout_seconds
-        if silence is not None:
-            bound = min(bound, silence)
+        if cap is not None:
+            bound = min(bound, cap)
         if deadline is None:
             return bound
         remaining = deadline - asyncio.get_running_loop().time()
@@ -622,6 +674,18 @@ def _for_model(request: ChatRequest, spec: ModelSpec) -> ChatRequest:
     limit) becomes that model's own output limit."""
     wanted = request.max_tokens or spec.max_output_tokens
     return replace(request, max_tokens=min(wanted, spec.max_output_tokens))
+
+
+def _attempt_end(
+    now: float, deadline: float | None, limit: float | None, model_end: float | None
+) -> float | None:
+    """The loop time a unary attempt must end by when that comes before the
+    caller's deadline (which fails the call, not the attempt); else None."""
+    ends = [end for end in (model_end, None if limit is None else now + limit) if end is not None]
+    if not ends:
+        return None
+    end = min(ends)
+    return end if deadline is None or end < deadline else None
 
 
 @asynccontextmanager

@@ -67,6 +67,7 @@ class LlmApp:
                 retry_after_max_seconds=settings.retry_after_max_seconds,
                 request_timeout_seconds=settings.request_timeout_seconds,
                 stream_timeout_seconds=settings.stream_timeout_seconds,
+                attempt_timeout_seconds=settings.attempt_timeout_seconds,
             ),
             breaker_factory=self._make_breaker,
             counter=self.counter,

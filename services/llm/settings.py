@@ -79,6 +79,22 @@ class LlmSettings(ServiceSettings):
         le=3600,
         description="Longest silence of a provider's stream before it is given up on.",
     )
+    # A unary provider call that has not answered in full this long fails the
+    # attempt (a "timeout": retried, or the next model tried, within the
+    # deadline), so a provider that accepts the call and hangs cannot eat the
+    # caller's whole deadline. While a usable fallback remains, a model's unary
+    # attempts also end by half the deadline left when it was first tried.
+    # Long enough for a few thousand tokens; a longer non-streamed answer needs
+    # more, or GenerateStream (bounded by silence, not length).
+    attempt_timeout_seconds: float = Field(
+        120.0,
+        gt=0,
+        le=3600,
+        description=(
+            "Longest time of one unary provider call; longer fails the attempt (retried, "
+            "or the next model). With a fallback left, a model gets at most half the deadline left."
+        ),
+    )
     connect_timeout_seconds: float = Field(
         5.0, gt=0, le=300, description="Connect timeout to a provider."
     )

@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from prometheus_client import REGISTRY
 
 from services.common.errors import DeadlineExceeded, InvalidArgument, Unavailable
 from services.llm.providers.base import ChatMessage, ChatRequest
+from services.llm.resilience import CircuitBreaker, CircuitState
 from services.llm.router import Outcome, Piece, Router
-from tests.llm.conftest import RouterFactory
+from tests.llm.conftest import RouterFactory, catalogue
 from tests.llm.fake_upstream import Behaviour, FakeUpstream, prompt_tokens
 
 REQUEST = ChatRequest(messages=(ChatMessage("user", "Say hello to the world"),), max_tokens=0)
@@ -124,6 +126,89 @@ async def test_a_silent_stream_leaves_the_deadline_to_the_fallback(
     outcome = last_outcome(pieces)
     assert outcome.spec.name == "claude-3-5-haiku" and outcome.fallback_used
     await asyncio.wait_for(upstream.disconnected.wait(), 10)  # the hung call was abandoned
+
+
+def provider_errors(model: str, kind: str) -> float:
+    labels = {"provider": "openai", "model": model, "kind": kind}
+    return REGISTRY.get_sample_value("aimesh_llm_provider_errors_total", labels) or 0.0
+
+
+def fallbacks(from_model: str, to_model: str, reason: str) -> float:
+    labels = {"from_model": from_model, "to_model": to_model, "reason": reason}
+    return REGISTRY.get_sample_value("aimesh_llm_fallbacks_total", labels) or 0.0
+
+
+async def test_a_hanging_unary_call_leaves_the_deadline_to_the_fallback(
+    upstream: FakeUpstream, make_router: RouterFactory
+) -> None:
+    upstream.then(*[Behaviour("hang")] * 3)
+    router = make_router(attempt_timeout_seconds=0.3)
+    errors, moved = (
+        provider_errors("gpt-4o", "timeout"),
+        fallbacks("gpt-4o", "claude-3-5-haiku", "timeout"),
+    )
+    loop = asyncio.get_running_loop()
+    # Without the attempt bound the hung call would take the whole 30 s deadline
+    # (its fair share, 15 s, is far above the three 0.3 s attempts).
+    generation = await router.generate(
+        router.catalogue.models["gpt-4o"], REQUEST, deadline=loop.time() + 30
+    )
+    assert generation.text == "Hello, world!"
+    assert generation.outcome.spec.name == "claude-3-5-haiku" and generation.outcome.fallback_used
+    paths = [r.path for r in upstream.requests]
+    assert paths == ["/v1/chat/completions"] * 3 + ["/v1/messages"]  # timeouts are retried
+    # Reported like any provider failure: errors by kind, the fallback's reason.
+    assert provider_errors("gpt-4o", "timeout") == errors + 3
+    assert fallbacks("gpt-4o", "claude-3-5-haiku", "timeout") == moved + 1
+    await asyncio.wait_for(upstream.disconnected.wait(), 10)  # the hung calls were abandoned
+
+
+async def test_a_hanging_unary_call_keeps_a_share_of_the_deadline_for_the_fallback(
+    upstream: FakeUpstream, make_router: RouterFactory
+) -> None:
+    upstream.then(Behaviour("hang"))
+    router = make_router()  # no attempt bound: only the fallback's share ends the attempt
+    loop = asyncio.get_running_loop()
+    generation = await router.generate(
+        router.catalogue.models["gpt-4o"], REQUEST, deadline=loop.time() + 4
+    )
+    assert generation.outcome.spec.name == "claude-3-5-haiku" and generation.outcome.fallback_used
+    # The share ran out with the first attempt: no retry of gpt-4o eats the fallback's half.
+    assert [r.path for r in upstream.requests] == ["/v1/chat/completions", "/v1/messages"]
+
+
+async def test_a_hanging_unary_call_without_a_fallback_is_unavailable(
+    upstream: FakeUpstream, make_router: RouterFactory
+) -> None:
+    upstream.default = Behaviour("hang")
+    router = make_router(
+        catalogue(
+            **{
+                "gpt-4o-alone": {
+                    "provider": "openai",
+                    "upstream_model": "gpt-4o",
+                    "context_window": 128000,
+                    "max_output_tokens": 16384,
+                    "input_micros_per_million_tokens": 2500000,
+                    "output_micros_per_million_tokens": 10000000,
+                    "fallbacks": [],
+                }
+            }
+        ),
+        breaker=lambda provider, model: CircuitBreaker(3, 30.0),
+        attempt_timeout_seconds=0.3,
+    )
+    spec = router.catalogue.models["gpt-4o-alone"]
+    loop = asyncio.get_running_loop()
+    with pytest.raises(Unavailable) as caught:
+        await router.generate(spec, REQUEST, deadline=loop.time() + 30)
+    # The attempts failed, not the caller's deadline: UNAVAILABLE, not DEADLINE_EXCEEDED.
+    assert caught.value.reason == "PROVIDERS_UNAVAILABLE"
+    assert caught.value.retry_after is not None and caught.value.retry_after > 0
+    assert "timeout" in caught.value.message
+    assert len(upstream.requests) == 3
+    # Each timed-out attempt was a failure of the provider: three open the circuit.
+    assert router.breaker(spec).state is CircuitState.OPEN
 
 
 async def test_caller_deadline_bounds_a_hanging_provider(

@@ -9,6 +9,7 @@ reaches the edge's client:
 
 - with a fallback on a healthy upstream, no fault shows (429 with Retry-After,
   500, 503, a hang, a connection dropped before the first token, malformed JSON);
+  a unary llm Generate whose provider hangs falls back too, its attempts bounded;
 - without one, a clean UNAVAILABLE with RetryInfo (the provider's Retry-After
   when it sent one), never INTERNAL, never a hang past the client's deadline;
 - a stream cut mid-way ends with a clean status that says the output is
@@ -39,6 +40,7 @@ OPENAI_KEY = "sk-provider-faults-openai-0123456789"
 BACKUP_KEY = "sk-provider-faults-backup-0123456789"
 COOLDOWN_SECONDS = 3.0
 STREAM_TIMEOUT_SECONDS = 1.5
+ATTEMPT_TIMEOUT_SECONDS = 1.5
 CALL_TIMEOUT = 30.0
 SERVER_FAULTS = {grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN, grpc.StatusCode.DATA_LOSS}
 
@@ -145,6 +147,8 @@ def pmesh(tmp_path_factory: pytest.TempPathFactory, upstreams: Upstreams) -> Ite
         "AIMESH_LLM_CIRCUIT_COOLDOWN_SECONDS": str(COOLDOWN_SECONDS),
         # A provider silent this long is given up on (and the next model tried).
         "AIMESH_LLM_STREAM_TIMEOUT_SECONDS": str(STREAM_TIMEOUT_SECONDS),
+        # A unary call unanswered this long fails the attempt likewise.
+        "AIMESH_LLM_ATTEMPT_TIMEOUT_SECONDS": str(ATTEMPT_TIMEOUT_SECONDS),
     }
     mesh = start_mesh(
         tmp, f"aimesh-provider-faults-{os.getpid()}-{tmp.name}:", env={"llm": llm_env}
@@ -332,6 +336,52 @@ async def test_a_hanging_provider_never_outlives_the_client_deadline(
     assert not received
     # The abandoned upstream request was closed, not left hanging.
     await asyncio.wait_for(upstreams.flaky.disconnected.wait(), 15)
+
+
+# --- a unary Generate on a hanging provider ------------------------------------
+# The edge streams (ChatStream and Chat both use GenerateStream), so these call
+# the llm's unary Generate directly: the attempt bound, not stream silence.
+
+
+async def test_a_unary_call_to_a_hanging_provider_falls_back_within_the_deadline(
+    client: Client, upstreams: Upstreams
+) -> None:
+    upstreams.flaky.default = Behaviour("hang")
+    reply = await client.llm.Generate(
+        llm_pb2.GenerateRequest(model="gpt-4o-mini", messages=[llm_message("Say hello")]),
+        timeout=CALL_TIMEOUT,
+    )
+    # Each attempt gave up after the attempt bound, well inside the 30 s
+    # deadline (whose half, 15 s, the model could have had), so the retries and
+    # then the fallback had time: without the bound the call would have hung.
+    assert reply.text == "Hello, world!"
+    assert (reply.model, reply.fallback_used) == ("backup-mini", True)
+    assert reply.usage.output_tokens == 4 and reply.cost_micros > 0
+    assert len(upstreams.flaky.requests) == 3  # timeouts are retried like other failures
+    assert len(upstreams.steady.requests) == 1
+    await asyncio.wait_for(upstreams.flaky.disconnected.wait(), 15)  # hung calls closed
+
+
+async def test_a_unary_call_to_a_hanging_provider_without_a_fallback_is_unavailable(
+    client: Client, upstreams: Upstreams
+) -> None:
+    upstreams.flaky.default = Behaviour("hang")
+    call = client.llm.Generate(
+        llm_pb2.GenerateRequest(model="gpt-4o", messages=[llm_message("Say hello")]),
+        timeout=CALL_TIMEOUT,
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await call
+    # The attempts timed out, not the caller: UNAVAILABLE with its details,
+    # long before the deadline would have made it DEADLINE_EXCEEDED.
+    error = caught.value
+    assert error.code() == grpc.StatusCode.UNAVAILABLE, (error.code(), error.details())
+    found = await details(call)
+    assert reason(found) == "PROVIDERS_UNAVAILABLE"
+    assert retry_seconds(found) > 0
+    assert "timeout" in (error.details() or "")
+    assert OPENAI_KEY not in (error.details() or "")
+    assert len(upstreams.flaky.requests) == 3 and not upstreams.steady.requests
 
 
 # --- a stream cut mid-way -----------------------------------------------------
