@@ -2,7 +2,9 @@
 
 Data: presidio-research's sentence templates (presidio_research_templates.txt)
 and our own frames (data/ner_extra_templates.txt), filled with values from
-Faker (a PyPI package) in several locales, with a fixed seed. The evaluation
+Faker (a PyPI package) in several locales, with a fixed seed. Nothing may
+depend on the clock or on string hashing (see _faker and the "ssn" and
+"day_of_week" fillers): a re-run writes the same bytes. The evaluation
 set, presidio_research_generated_dev.json, is never read here. Caveat, stated
 in the eval output too: that set was itself made from these templates with
 Faker values, so template and name overlap flatter the figures compared with
@@ -57,7 +59,26 @@ SEED = 20261128
 _SLOT = re.compile(r"\{\{(\w+)\}\}")
 
 
-def _fillers(fake: Any) -> dict[str, Callable[[], Any]]:
+def _faker(locale: str, seed: int) -> Any:
+    """A Faker of its own with its own seed: nothing drawn elsewhere in the process changes it."""
+    from faker import Faker
+
+    fake = Faker(locale)
+    fake.seed_instance(seed)
+    for provider in fake.get_providers():
+        # it_IT builds its city list from a set, so that the list's order, and the cities
+        # a seed draws, would follow string hashing (PYTHONHASHSEED).
+        cities = getattr(provider, "cities", None)
+        if isinstance(cities, list):
+            provider.cities = sorted(cities)
+    return fake
+
+
+def _fillers(fake: Any, rnd: random.Random) -> dict[str, Callable[[], Any]]:
+    """Slot makers. Faker's date-related methods default to ranges that end "now": every
+    one used here has a fixed range, else the sentences would change from day to day
+    (and, since Faker's rejection sampling takes a number of draws that depends on the
+    range, so would every later value of that locale)."""
     f = fake
     return {
         "person": f.name, "name": f.name, "first_name": f.first_name, "last_name": f.last_name,
@@ -66,40 +87,55 @@ def _fillers(fake: Any) -> dict[str, Callable[[], Any]]:
         "first_name_nonbinary": f.first_name, "last_name_male": f.last_name,
         "last_name_female": f.last_name, "city": f.city, "country": f.country,
         "address": f.address, "street_name": f.street_name, "building_number": f.building_number,
-        "secondary_address": _secondary(f), "postcode": f.postcode, "zipcode": f.postcode,
-        "state_abbr": _state(f), "organization": f.company, "company": f.company,
+        "secondary_address": _secondary(f, rnd), "postcode": f.postcode, "zipcode": f.postcode,
+        "state_abbr": _state(f, rnd), "organization": f.company, "company": f.company,
         "credit_card_number": f.credit_card_number, "phone_number": f.phone_number,
-        "email": f.email, "iban": f.iban, "ssn": f.ssn, "ip_address": f.ipv4,
+        "email": f.email, "iban": f.iban, "ip_address": f.ipv4,
+        # Faker's ssn() in fi_FI, sv_SE, no_NO, de_AT, pl_PL, el_GR, lv_LV, et_EE... encodes
+        # a birth date counted back from today; US-style numbers, as in presidio's set, do not.
+        "ssn": lambda: f.numerify("###-##-####"),
         "url": f.url, "job": f.job,
         # Fixed date ranges: Faker's defaults end "now", which would break reproducibility.
         "date_time": lambda: str(f.date_time_between(_EPOCH, _END)),
         "date_of_birth": lambda: f.date_between(_BORN_FROM, _BORN_TO).strftime("%m/%d/%Y"),
-        "day_of_week": f.day_of_week, "year": lambda: str(f.random_int(1950, 2024)),
-        "age": lambda: str(random.randint(18, 90)),
+        "day_of_week": _day_of_week(f), "year": lambda: str(f.random_int(1950, 2024)),
+        "age": lambda: str(rnd.randint(18, 90)),
         "prefix": f.prefix, "prefix_male": f.prefix_male, "prefix_female": f.prefix_female,
-        "nationality": lambda: random.choice(["American", "German", "Danish", "Italian", "Greek"]),
-        "nation_woman": lambda: random.choice(["Danish woman", "French woman", "Swede"]),
-        "nation_plural": lambda: random.choice(["Danes", "Italians", "Swedes", "Greeks"]),
+        "nationality": lambda: rnd.choice(["American", "German", "Danish", "Italian", "Greek"]),
+        "nation_woman": lambda: rnd.choice(["Danish woman", "French woman", "Swede"]),
+        "nation_plural": lambda: rnd.choice(["Danes", "Italians", "Swedes", "Greeks"]),
         "us_driver_license": lambda: f.bothify("?########").upper(),
     }  # fmt: skip
 
 
-def _secondary(fake: Any) -> Callable[[], str]:
+def _day_of_week(fake: Any) -> Callable[[], str]:
+    """Faker's day_of_week() names the day of a date between 1970 and now; this one
+    draws the date from a fixed range, named in the locale's words where Faker has them."""
+    names: dict[str, str] | None = getattr(fake.day_of_week.__self__, "DAY_NAMES", None)
+
     def make() -> str:
-        try:
-            return str(fake.secondary_address())
-        except AttributeError:
-            return random.choice(["Apt. ", "Suite ", "Flat "]) + str(random.randint(1, 999))
+        day = fake.date_time_between(_EPOCH, _END)
+        return names[day.strftime("%w")] if names else day.strftime("%A")
 
     return make
 
 
-def _state(fake: Any) -> Callable[[], str]:
+def _secondary(fake: Any, rnd: random.Random) -> Callable[[], str]:
+    def make() -> str:
+        try:
+            return str(fake.secondary_address())
+        except AttributeError:
+            return rnd.choice(["Apt. ", "Suite ", "Flat "]) + str(rnd.randint(1, 999))
+
+    return make
+
+
+def _state(fake: Any, rnd: random.Random) -> Callable[[], str]:
     def make() -> str:
         try:
             return str(fake.state_abbr())
         except AttributeError:
-            return "".join(random.choice("ABCDEFGHKLMNPRSTW") for _ in range(2))
+            return "".join(rnd.choice("ABCDEFGHKLMNPRSTW") for _ in range(2))
 
     return make
 
@@ -124,19 +160,15 @@ def extra_templates() -> list[str]:
 
 
 def generate(rng: random.Random) -> list[tuple[str, list[tuple[int, int, str]]]]:
-    """(sentence, [(start, end, label)]) from every template, Faker values in random locales."""
-    from faker import Faker
-
-    fakers = {}
-    for locale in LOCALES:
-        fake = Faker(locale)
-        fake.seed_instance(rng.randrange(1 << 30))
-        fakers[locale] = (fake, _fillers(fake))
-    random.seed(rng.randrange(1 << 30))
+    """(sentence, [(start, end, label)]) from every template, Faker values in random locales.
+    The same rng state gives the same rows, whatever else the process has drawn."""
+    fakes = [_faker(locale, rng.randrange(1 << 30)) for locale in LOCALES]
+    rnd = random.Random(rng.randrange(1 << 30))  # for the slots Faker does not fill
+    fakers = {locale: _fillers(fake, rnd) for locale, fake in zip(LOCALES, fakes, strict=True)}
     out = []
     for template in datasets.presidio_templates() + extra_templates():
         for _ in range(SENTENCES_PER_TEMPLATE):
-            _, fill = fakers[rng.choice(LOCALES)]
+            fill = fakers[rng.choice(LOCALES)]
             text = ""
             spans: list[tuple[int, int, str]] = []
             cursor = 0
@@ -220,8 +252,6 @@ def entity_free_texts() -> list[str]:
 
 
 def build_gazetteer(rng: random.Random, samples: int = 600) -> Gazetteer:
-    from faker import Faker
-
     kinds: dict[str, set[str]] = {}
 
     def add(value: str, kind: str) -> None:
@@ -231,8 +261,7 @@ def build_gazetteer(rng: random.Random, samples: int = 600) -> Gazetteer:
                 kinds.setdefault(word, set()).add(kind)
 
     for locale in LOCALES:
-        fake = Faker(locale)
-        fake.seed_instance(rng.randrange(1 << 30))
+        fake = _faker(locale, rng.randrange(1 << 30))
         for _ in range(samples):
             add(fake.first_name(), "F")
             add(fake.last_name(), "L")
