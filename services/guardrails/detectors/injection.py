@@ -16,13 +16,12 @@ import re
 from pathlib import Path
 
 from services.guardrails.detectors.injection_features import (
+    analyse,
     context_features,
-    cue_names,
     word_features,
     words_of,
 )
 from services.guardrails.findings import JAILBREAK, PROMPT_INJECTION, Finding
-from services.guardrails.normalize import normalize
 
 MODEL_PATH = Path(__file__).resolve().parent.parent / "data" / "injection_model.json.gz"
 
@@ -98,8 +97,7 @@ class InjectionDetector:
         self.model = model
 
     def score(self, text: str) -> tuple[float, list[str]]:
-        normalized = normalize(text)
-        cues = cue_names(normalized)
+        normalized, cues = analyse(text)
         return self.model.probability(normalized, cues), cues
 
     def detect(self, text: str, threshold: float, *, document: bool = False) -> list[Finding]:

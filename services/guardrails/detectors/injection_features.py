@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from services.guardrails.normalize import normalize_with_disguises
+
 _WORD = re.compile(r"[a-z0-9']+|[^\sa-z0-9]")
 MAX_WORDS = 1500
 
@@ -87,16 +89,24 @@ def context_features(words: list[str], cues: list[str]) -> list[str]:
     return out
 
 
-def features(normalized: str) -> list[str]:
-    """All features with multiplicity (training); serving caches word_features per word.
+def analyse(text: str) -> tuple[str, list[str]]:
+    """The normalized text and its cues: instruction families and undone disguises."""
+    normalized, disguises = normalize_with_disguises(text)
+    return normalized, cue_names(normalized) + ["disguise:" + name for name in disguises]
+
+
+def features(text: str) -> list[str]:
+    """All features of a raw text with multiplicity (training); serving caches
+    word_features per word.
 
     Each distinct word counts once; n-grams shared by different words count once
     per word, so a text's score is a sum over its distinct words plus context."""
+    normalized, cues = analyse(text)
     words = words_of(normalized)
     out: list[str] = []
     for word in dict.fromkeys(words):
         out += word_features(word)
-    return out + context_features(words, cue_names(normalized))
+    return out + context_features(words, cues)
 
 
 # A cue's pattern can only match if one of these words is present: cheap
