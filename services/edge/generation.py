@@ -6,6 +6,13 @@ value split across pieces never escapes. Unary replies (`complete`): the whole
 output is checked once with CheckOutput before any of it is returned.
 Leaving early (client cancelled, deadline, error) cancels the downstream
 calls, which cancels the provider's generation.
+
+Downstream streams are read by tasks of their own and stopped by cancelling the
+call, never by cancelling a task that waits on it: grpc.aio (1.85) frees a read's
+or write's native batch (a 96-byte grpc_op array) only when the coroutine
+awaiting it resumes, so each task cancelled while it waits leaks one
+(grpc/grpc#43360). A client that cancels has its handler's task cancelled
+wherever it waits, so the handler waits on a queue (`_read_apart`), not on a call.
 """
 
 from __future__ import annotations
@@ -14,9 +21,10 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncGenerator, Iterable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Iterator
+from contextlib import aclosing
 from dataclasses import dataclass, field
-from typing import TypeGuard
+from typing import Protocol, TypeGuard, TypeVar
 
 import grpc
 
@@ -69,6 +77,56 @@ class GenerationResult:
             self.cost_micros = piece.cost_micros
             self.incomplete = piece.incomplete
         self.output_chars += len(piece.text)
+
+
+M = TypeVar("M")
+M_co = TypeVar("M_co", covariant=True)
+
+
+class _Stream(Protocol[M_co]):
+    """A grpc.aio call that streams responses."""
+
+    def __aiter__(self) -> AsyncIterator[M_co]: ...
+
+    def cancel(self) -> bool: ...
+
+
+async def _read_apart(call: _Stream[M]) -> AsyncGenerator[M, None]:
+    """The messages of `call`, read by a task of its own; closing this generator
+    cancels the call, and the reader ends by itself (see the module's docstring).
+
+    The queue is unbounded: what a generation streams is bounded by its max_tokens.
+    """
+    queue: asyncio.Queue[tuple[M | None, BaseException | None]] = asyncio.Queue()
+
+    async def read() -> None:
+        try:
+            async for message in call:
+                queue.put_nowait((message, None))
+        except BaseException as exc:  # RpcError; CancelledError once cancelled here
+            queue.put_nowait((None, exc))
+        else:
+            queue.put_nowait((None, None))
+
+    reader = asyncio.create_task(read())
+    try:
+        while True:
+            message, error = await queue.get()
+            if error is not None:
+                raise error
+            if message is None:
+                return
+            yield message
+    finally:
+        call.cancel()
+        await _ended(reader)
+
+
+async def _ended(task: asyncio.Task[None]) -> None:
+    """Wait for a task whose calls were cancelled to end by itself."""
+    with contextlib.suppress(BaseException):
+        # Shielded: were this wait cancelled too, the task would still not be.
+        await asyncio.shield(task)
 
 
 def _llm_request(request: GenerationRequest) -> llm_pb2.GenerateStreamRequest:
@@ -138,15 +196,16 @@ async def generate(
     )
     try:
         try:
-            async for released in redact_call:
-                if any(
-                    f.placeholder or f.action == guardrails_pb2.ACTION_REDACT
-                    for f in released.findings
-                ):
-                    result.redacted = True
-                if released.text:
-                    result.text += released.text
-                    yield released.text
+            async with aclosing(_read_apart(redact_call)) as redacted:
+                async for released in redacted:
+                    if any(
+                        f.placeholder or f.action == guardrails_pb2.ACTION_REDACT
+                        for f in released.findings
+                    ):
+                        result.redacted = True
+                    if released.text:
+                        result.text += released.text
+                        yield released.text
         except grpc.RpcError as exc:
             if not llm_failure:
                 raise translate("guardrails", exc) from None
@@ -163,12 +222,10 @@ async def generate(
             raise translate("llm", llm_failure[0]) from None
         result.finished = True
     finally:
-        if not pump_task.done():
-            pump_task.cancel()
-            with contextlib.suppress(BaseException):
-                await pump_task
+        # The calls, not the pump's task (see the module's docstring): it ends by itself.
         llm_call.cancel()
         redact_call.cancel()
+        await _ended(pump_task)
 
 
 # Longer outputs than guardrails' default text limit go through RedactStream in
@@ -197,14 +254,13 @@ async def complete(
     llm_call = downstream.llm.GenerateStream(llm_request, timeout=call_timeout)
     parts: list[str] = []
     try:
-        async for piece in llm_call:
-            result.record(piece)
-            if piece.text:
-                parts.append(piece.text)
+        async with aclosing(_read_apart(llm_call)) as pieces:
+            async for piece in pieces:
+                result.record(piece)
+                if piece.text:
+                    parts.append(piece.text)
     except grpc.RpcError as exc:
         raise translate("llm", exc) from None
-    finally:
-        llm_call.cancel()
     text = "".join(parts)
     if text.strip():
         timeout = max(ends - time.monotonic(), 0.001)
@@ -274,11 +330,10 @@ async def _redact_whole(
     call = downstream.guardrails.RedactStream(chunks(), timeout=call_timeout)
     released: list[str] = []
     try:
-        async for reply in call:
-            result.redacted = result.redacted or _redacts(reply.findings)
-            released.append(reply.text)
+        async with aclosing(_read_apart(call)) as replies:
+            async for reply in replies:
+                result.redacted = result.redacted or _redacts(reply.findings)
+                released.append(reply.text)
     except grpc.RpcError as exc:
         raise translate("guardrails", exc) from None
-    finally:
-        call.cancel()
     return "".join(released)
