@@ -9,7 +9,10 @@ trigger words (data/benign_trigger_eval.txt), on hand-written ordinary
 prompts (data/benign_ordinary_eval.txt) and on everyday chat lines in the
 languages of chatterbot-corpus that training leaves out, none ever trained on; span-level
 PII precision/recall/F1 (exact type, overlapping span) on presidio-research's
-generated set; and CheckInput latency percentiles per 1 KB, in-process.
+generated set; how many hand-written sentences of technical and everyday text
+with no personal data (data/ner_benign_eval.txt, never trained on) get a
+PERSON / LOCATION / STREET_ADDRESS finding; and CheckInput latency percentiles
+per 1 KB, in-process.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from collections import Counter, defaultdict
 from typing import Any
 
 from services.guardrails import datasets, public_corpora
+from services.guardrails.detectors.ner import MODEL_PATH as NER_MODEL_PATH
 from services.guardrails.guard import Guard
 from services.guardrails.loader import load_guard
 from services.guardrails.policy import Policy
@@ -32,6 +36,8 @@ STRUCTURED = (
 )  # fmt: skip
 GOLD_TYPE = {"ADDRESS": "STREET_ADDRESS"}
 PLACES = ("LOCATION", "STREET_ADDRESS")
+TAGGED = ("PERSON", *PLACES)
+NER_BENIGN_EVAL = NER_MODEL_PATH.with_name("ner_benign_eval.txt")
 
 
 def _prf(tp_pred: int, n_pred: int, tp_gold: int, n_gold: int) -> tuple[float, float, float]:
@@ -107,6 +113,30 @@ def eval_pii(guard: Guard, policy: Policy) -> list[str]:
     return lines
 
 
+def ner_benign_eval() -> list[str]:
+    """Hand-written technical and everyday text with no personal data (never trained on);
+    a literal backslash-n in a line is a line break."""
+    rows = NER_BENIGN_EVAL.read_text(encoding="utf-8").splitlines()
+    return [row.replace("\\n", "\n") for row in rows if row.strip() and not row.startswith("#")]
+
+
+def eval_pii_benign(guard: Guard, policy: Policy) -> str:
+    """Sentences of ner_benign_eval.txt with any PERSON / LOCATION / STREET_ADDRESS
+    finding (all of them are false positives), and findings per type."""
+    texts = ner_benign_eval()
+    per_type = Counter[str]()
+    flagged = 0
+    for text in texts:
+        found = [f.type for f in guard.sensitive(text, policy) if f.type in TAGGED]
+        per_type.update(found)
+        flagged += bool(found)
+    detail = ", ".join(f"{kind} {per_type[kind]}" for kind in TAGGED)
+    return (
+        f"benign technical text (n={len(texts)}): sentences with any "
+        f"{'/'.join(TAGGED)} finding: {flagged / len(texts):.3f} ({detail})"
+    )
+
+
 def _count(
     counts: dict[str, Counter[str]],
     gold: list[tuple[int, int, str]],
@@ -180,6 +210,7 @@ def main() -> None:
     print("\n".join(header + eval_injection(guard, policy)))
     print("\n## PII (presidio-research generated set, span level: exact type, overlapping span)\n")
     print("\n".join(header + eval_pii(guard, policy)))
+    print("\n" + eval_pii_benign(guard, policy))
     print(
         "\nNot trained on: the tagger learns from the templates filled with Faker values "
         "(ner_train.py); this set was made from the same templates and Faker, so names, "
