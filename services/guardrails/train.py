@@ -45,10 +45,7 @@ def injection_training_set() -> tuple[list[str], list[int], list[float], list[st
     groups = ["neuralchemy"] * len(nc) + ["slabs"] * len(slabs)
     from services.guardrails.ner_train import generate
 
-    trigger = [
-        line for line in HARD_NEGATIVES.read_text(encoding="utf-8").splitlines()
-        if line.strip() and not line.startswith("#")
-    ]  # fmt: skip
+    trigger = datasets.lines(HARD_NEGATIVES)
     # Ordinary prompts (greetings, follow-ups, one-line requests) and attacks that use
     # the same verbs. Anything that matches a line of the evaluation sets is left out.
     held_out = {_key(t) for t in datasets.benign_eval_sets()}
