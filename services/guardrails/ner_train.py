@@ -164,6 +164,15 @@ def extra_templates() -> list[str]:
     ]
 
 
+def _label_of(slot: str) -> str:
+    """The entity type a template slot is labelled with, "" for one that is not PII."""
+    if slot in PERSON:
+        return "PERSON"
+    if slot in LOCATION:
+        return "LOCATION"
+    return "STREET_ADDRESS" if slot in STREET else ""
+
+
 def generate(rng: random.Random) -> list[tuple[str, list[tuple[int, int, str]]]]:
     """(sentence, [(start, end, label)]) from every template, Faker values in random locales.
     The same rng state gives the same rows, whatever else the process has drawn."""
@@ -188,12 +197,7 @@ def generate(rng: random.Random) -> list[tuple[str, list[tuple[int, int, str]]]]
                     continue
                 maker = fill.get(slot)
                 value = _case(str(maker()), rng) if maker else slot
-                label = (
-                    "PERSON" if slot in PERSON
-                    else "LOCATION" if slot in LOCATION
-                    else "STREET_ADDRESS" if slot in STREET
-                    else ""
-                )  # fmt: skip
+                label = _label_of(slot)
                 if label:
                     spans.append((len(text), len(text) + len(value), label))
                 text += value
@@ -538,12 +542,7 @@ def technical_rows(rng: random.Random) -> list[tuple[str, list[tuple[int, int, s
                     spans += [(len(text) + s, len(text) + e, kind) for s, e, kind in parts]
                 else:
                     value = str(fill[slot]())
-                    label = (
-                        "PERSON" if slot in PERSON
-                        else "LOCATION" if slot in LOCATION
-                        else "STREET_ADDRESS" if slot in STREET
-                        else ""
-                    )  # fmt: skip
+                    label = _label_of(slot)
                 if label:
                     spans.append((len(text), len(text) + len(value), label))
                 text += value
