@@ -8,9 +8,10 @@ downstream message or stack.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from collections.abc import Callable, Generator
+from typing import Any, Protocol, TypeVar
 
 import grpc
 from google.rpc import error_details_pb2
@@ -30,6 +31,36 @@ log = logging.getLogger(__name__)
 HEALTH_TIMEOUT_SECONDS = 1.5
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+
+
+class UnaryCall(Protocol[T_co]):
+    """What the edge needs of a grpc.aio unary call."""
+
+    def cancel(self) -> bool: ...
+
+    def __await__(self) -> Generator[Any, None, T_co]: ...
+
+
+async def unary(call: UnaryCall[T]) -> T:
+    """The reply of a unary call, awaited by a task of its own. If the caller is
+    cancelled (its client went away), the call is cancelled and that task ends by
+    itself: grpc.aio (1.85) leaks a call's native batch when the task awaiting it
+    is cancelled instead (grpc/grpc#43360; edge/generation.py's docstring)."""
+    task: asyncio.Future[T] = asyncio.ensure_future(call)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        call.cancel()
+        await ended(task)
+        raise
+
+
+async def ended(task: asyncio.Future[Any]) -> None:
+    """Wait for a task whose calls were cancelled to end by itself."""
+    with contextlib.suppress(BaseException):
+        # Shielded: were this wait cancelled too, the task would still not be.
+        await asyncio.shield(task)
 
 
 _RETRYABLE = {
@@ -140,15 +171,15 @@ class Downstream:
         await asyncio.gather(*(c.close() for c in self.channels.values()), *self._closing)
 
 
-async def with_recovery(downstream: Downstream, name: str, call: Callable[[], Awaitable[T]]) -> T:
+async def with_recovery(downstream: Downstream, name: str, call: Callable[[], UnaryCall[T]]) -> T:
     """Run an idempotent call; when it finds the service unavailable but a fresh
     connection finds it back, run it once more on that connection."""
     try:
-        return await call()
+        return await unary(call())
     except grpc.RpcError as exc:
         if exc.code() != grpc.StatusCode.UNAVAILABLE or not await downstream.serving(name):
             raise
-    return await call()
+    return await unary(call())
 
 
 M = TypeVar("M", error_details_pb2.RetryInfo, error_details_pb2.ErrorInfo)

@@ -30,7 +30,7 @@ import grpc
 
 from aimesh.guardrails.v1 import guardrails_pb2
 from aimesh.llm.v1 import llm_pb2
-from services.edge.downstream import Downstream, output_blocked, translate
+from services.edge.downstream import Downstream, ended, output_blocked, translate, unary
 
 log = logging.getLogger(__name__)
 
@@ -119,14 +119,7 @@ async def _read_apart(call: _Stream[M]) -> AsyncGenerator[M, None]:
             yield message
     finally:
         call.cancel()
-        await _ended(reader)
-
-
-async def _ended(task: asyncio.Task[None]) -> None:
-    """Wait for a task whose calls were cancelled to end by itself."""
-    with contextlib.suppress(BaseException):
-        # Shielded: were this wait cancelled too, the task would still not be.
-        await asyncio.shield(task)
+        await ended(reader)
 
 
 def _llm_request(request: GenerationRequest) -> llm_pb2.GenerateStreamRequest:
@@ -225,7 +218,7 @@ async def generate(
         # The calls, not the pump's task (see the module's docstring): it ends by itself.
         llm_call.cancel()
         redact_call.cancel()
-        await _ended(pump_task)
+        await ended(pump_task)
 
 
 # Longer outputs than guardrails' default text limit go through RedactStream in
@@ -295,7 +288,7 @@ async def _check_output(
     if _overrides(policy):
         check.policy.CopyFrom(policy)
     try:
-        response = await downstream.guardrails.CheckOutput(check, timeout=call_timeout)
+        response = await unary(downstream.guardrails.CheckOutput(check, timeout=call_timeout))
     except grpc.RpcError as exc:
         raise translate("guardrails", exc) from None
     if response.verdict == guardrails_pb2.VERDICT_BLOCK:

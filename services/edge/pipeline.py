@@ -35,7 +35,7 @@ from services.edge.budget import (
 from services.edge.budget import cost_micros as price
 from services.edge.cache import ResponseCache, cache_key
 from services.edge.catalogue import Catalogue, CatalogueCache, ModelInfo
-from services.edge.downstream import Downstream, translate, with_recovery
+from services.edge.downstream import Downstream, translate, unary, with_recovery
 from services.edge.gate import Caller, Gate
 from services.edge.generation import GenerationRequest, GenerationResult, complete, generate
 from services.edge.routing import select_model
@@ -208,14 +208,16 @@ class Pipeline:
         try:
             responses = await asyncio.gather(
                 *(
-                    self.down.guardrails.CheckInput(
-                        guardrails_pb2.CheckInputRequest(
-                            text=text,
-                            tenant=caller.tenant,
-                            source=guardrails_pb2.SOURCE_USER,
-                            policy=self.input_policy,
-                        ),
-                        timeout=timeout,
+                    unary(
+                        self.down.guardrails.CheckInput(
+                            guardrails_pb2.CheckInputRequest(
+                                text=text,
+                                tenant=caller.tenant,
+                                source=guardrails_pb2.SOURCE_USER,
+                                policy=self.input_policy,
+                            ),
+                            timeout=timeout,
+                        )
                     )
                     for _, text in texts
                 )
@@ -591,14 +593,16 @@ class Pipeline:
             try:
                 checks = await asyncio.gather(
                     *(
-                        self.down.guardrails.CheckInput(
-                            guardrails_pb2.CheckInputRequest(
-                                text=r.text,
-                                tenant=caller.tenant,
-                                source=guardrails_pb2.SOURCE_DOCUMENT,
-                                policy=self.document_policy,
-                            ),
-                            timeout=deadline.remaining(),
+                        unary(
+                            self.down.guardrails.CheckInput(
+                                guardrails_pb2.CheckInputRequest(
+                                    text=r.text,
+                                    tenant=caller.tenant,
+                                    source=guardrails_pb2.SOURCE_DOCUMENT,
+                                    policy=self.document_policy,
+                                ),
+                                timeout=deadline.remaining(),
+                            )
                         )
                         for r in results
                     )
