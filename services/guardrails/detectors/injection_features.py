@@ -1,8 +1,9 @@
 """Features of the injection classifier, shared by training and serving.
 
 Binary presence of word unigrams and bigrams, character 3-5-grams inside
-words (robust to inflection and to what folding leaves of obfuscation), and
-a few cue families that mark instructions aimed at the model.
+words (robust to inflection and to what folding leaves of obfuscation; 2-3-grams
+in Chinese, Japanese and Korean, which run words together), and a few cue
+families that mark instructions aimed at the model.
 """
 
 from __future__ import annotations
@@ -11,7 +12,13 @@ import re
 
 from services.guardrails.normalize import normalize_with_disguises
 
-_WORD = re.compile(r"[a-z0-9']+|[^\sa-z0-9]")
+# Words in any script (a Cyrillic or accented word is one word, not a bag of letters);
+# any other non-space character, the underscore too ("ignore_all_rules"), is a token
+# of its own.
+_WORD = re.compile(r"(?:[^\W_]|')+|[^\w\s]|_")
+# Han, kana and hangul: no spaces between words, so a "word" is a whole clause; its
+# character 2-3-grams stand for the words in it.
+_CJK = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 MAX_WORDS = 1500
 
 CUES: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -67,12 +74,19 @@ def words_of(normalized: str) -> list[str]:
 
 
 def word_features(word: str) -> list[str]:
-    """What one distinct word contributes: itself and its character 3-5-grams."""
+    """What one distinct word contributes: itself and its character 3-5-grams
+    (2-3-grams if it is written in Han, kana or hangul)."""
     out = ["w:" + word]
-    if len(word) > 2 and word.isalnum():
+    if len(word) > 1 and word.isalnum():
+        if not word.isascii() and _CJK.search(word):
+            sizes: tuple[int, ...] = (2, 3)
+        elif len(word) > 2:
+            sizes = (3, 4, 5)
+        else:
+            return out
         padded = " " + word + " "
         n = len(padded)
-        for size in (3, 4, 5):
+        for size in sizes:
             out += [padded[i : i + size] for i in range(n - size + 1)]
     return out
 
@@ -82,7 +96,9 @@ def context_features(words: list[str], cues: list[str]) -> list[str]:
     bigrams = {a + " " + b for a, b in zip(["<s>", *words], words, strict=False)}
     out = ["b:" + b for b in bigrams]
     out += ["cue:" + name for name in cues]
-    n = len(words)
+    # Length in words; a run of Chinese, Japanese or Korean counts by its characters,
+    # as it did when each was a token of its own (a clause is not one word).
+    n = sum(len(w) if not w.isascii() and _CJK.search(w) else 1 for w in words)
     out.append(
         "len:long" if n > 200 else "len:tiny" if n <= 4 else "len:short" if n <= 10 else "len:mid"
     )
