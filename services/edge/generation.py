@@ -1,9 +1,10 @@
-"""One generation: llm GenerateStream, its output redacted by guardrails.
+"""One generation: llm GenerateStream or Generate, its output redacted by guardrails.
 
-Streams (`generate`): pieces of model output go to guardrails RedactStream as
-they arrive; only what the redactor releases reaches the client, so a PII
-value split across pieces never escapes. Unary replies (`complete`): the whole
-output is checked once with CheckOutput before any of it is returned.
+Streams (`generate`): pieces of llm GenerateStream go to guardrails RedactStream
+as they arrive; only what the redactor releases reaches the client, so a PII
+value split across pieces never escapes. Unary replies (`complete`): one llm
+Generate, its whole output checked once with CheckOutput before any of it is
+returned.
 Leaving early (client cancelled, deadline, error) cancels the downstream
 calls, which cancels the provider's generation.
 
@@ -66,8 +67,9 @@ class GenerationResult:
     # those of the partial output (the provider's, or counted by the llm).
     incomplete: bool = False
 
-    def record(self, piece: llm_pb2.GenerateStreamResponse) -> None:
-        """Take in one message of the llm's stream (the last carries usage and cost)."""
+    def record(self, piece: llm_pb2.GenerateStreamResponse | llm_pb2.GenerateResponse) -> None:
+        """Take in one message of the llm's stream (the last carries usage and
+        cost), or a whole Generate reply (never incomplete: it has no such field)."""
         self.model, self.provider = piece.model or self.model, piece.provider
         self.fallback_used = self.fallback_used or piece.fallback_used
         if piece.finish_reason or piece.HasField("usage"):
@@ -75,7 +77,7 @@ class GenerationResult:
             self.input_tokens = piece.usage.input_tokens
             self.output_tokens = piece.usage.output_tokens
             self.cost_micros = piece.cost_micros
-            self.incomplete = piece.incomplete
+            self.incomplete = isinstance(piece, llm_pb2.GenerateStreamResponse) and piece.incomplete
         self.output_chars += len(piece.text)
 
 
@@ -122,8 +124,12 @@ async def _read_apart(call: _Stream[M]) -> AsyncGenerator[M, None]:
         await ended(reader)
 
 
-def _llm_request(request: GenerationRequest) -> llm_pb2.GenerateStreamRequest:
-    llm_request = llm_pb2.GenerateStreamRequest(
+R = TypeVar("R", llm_pb2.GenerateRequest, llm_pb2.GenerateStreamRequest)
+
+
+def _llm_request(request: GenerationRequest, kind: type[R]) -> R:
+    """GenerateRequest and GenerateStreamRequest have the same fields."""
+    llm_request = kind(
         model=request.model,
         messages=[llm_pb2.Message(role=r, content=c) for r, c in request.messages],
         max_tokens=request.max_tokens,
@@ -144,7 +150,7 @@ async def generate(
     policy: guardrails_pb2.Policy | None = None,
 ) -> AsyncGenerator[str, None]:
     """Yield redacted text pieces; `result` holds model, usage and cost at the end."""
-    llm_request = _llm_request(request)
+    llm_request = _llm_request(request, llm_pb2.GenerateStreamRequest)
     llm_call = downstream.llm.GenerateStream(llm_request, timeout=call_timeout)
     redact_call = downstream.guardrails.RedactStream(timeout=call_timeout)
 
@@ -236,25 +242,23 @@ async def complete(
 ) -> AsyncGenerator[str, None]:
     """For a unary reply: yield the whole output, redacted, as one piece.
 
-    Nothing reaches the client before the end, so the output is collected from
-    llm GenerateStream (which keeps its stream semantics: a stream cut short is
-    still reported as such) and checked once with guardrails CheckOutput: one
-    unary call and one detector pass over the whole text, instead of a
-    bidirectional RedactStream with a write, a read and a detector pass per piece.
+    Nothing reaches the client before the end, so the output comes from one llm
+    Generate (unary upstream too: no SSE parsing, no message per piece; the llm
+    bounds each provider attempt, so a hanging provider still leaves time for
+    the fallback) and is checked once with guardrails CheckOutput: one unary
+    call and one detector pass over the whole text, instead of a bidirectional
+    RedactStream with a write, a read and a detector pass per piece. A provider
+    answer cut short is a failed attempt the llm retries or falls back from,
+    never a partial reply.
     """
     ends = time.monotonic() + call_timeout
-    llm_request = _llm_request(request)
-    llm_call = downstream.llm.GenerateStream(llm_request, timeout=call_timeout)
-    parts: list[str] = []
+    llm_request = _llm_request(request, llm_pb2.GenerateRequest)
     try:
-        async with aclosing(_read_apart(llm_call)) as pieces:
-            async for piece in pieces:
-                result.record(piece)
-                if piece.text:
-                    parts.append(piece.text)
+        reply = await unary(downstream.llm.Generate(llm_request, timeout=call_timeout))
     except grpc.RpcError as exc:
         raise translate("llm", exc) from None
-    text = "".join(parts)
+    result.record(reply)
+    text = str(reply.text)
     if text.strip():
         timeout = max(ends - time.monotonic(), 0.001)
         if len(text) <= CHECK_OUTPUT_MAX_CHARS:

@@ -335,15 +335,19 @@ def test_redis_unreachable_follows_the_failure_mode(mesh: Mesh) -> None:
         assert opened.logs("rate limiter store unreachable")
 
 
-def _guardrails_methods(mesh: Mesh, request_id: str) -> set[str]:
+def _methods(service: ServiceProcess, request_id: str) -> set[str]:
     return {
         str(line.get("method", "")).rsplit("/", 1)[-1]
-        for line in mesh.guardrails.logs("rpc")
+        for line in service.logs("rpc")
         if line.get("request_id") == request_id
     }
 
 
-def test_a_unary_reply_is_checked_whole_and_a_stream_piece_by_piece(mesh: Mesh) -> None:
+def _guardrails_methods(mesh: Mesh, request_id: str) -> set[str]:
+    return _methods(mesh.guardrails, request_id)
+
+
+def test_a_unary_reply_is_generated_and_checked_whole_a_stream_piece_by_piece(mesh: Mesh) -> None:
     unary_id, stream_id = f"unary-{uuid.uuid4().hex[:8]}", f"stream-{uuid.uuid4().hex[:8]}"
     mesh.stub.Chat(
         edge_pb2.ChatRequest(messages=user("Say hello"), max_tokens=4),
@@ -368,3 +372,10 @@ def test_a_unary_reply_is_checked_whole_and_a_stream_piece_by_piece(mesh: Mesh) 
             break
         time.sleep(0.05)
     assert _guardrails_methods(mesh, stream_id) == {"CheckInput", "RedactStream"}
+    # A unary reply asks the llm for one unary Generate; a stream streams.
+    for _ in range(100):
+        if _methods(mesh.llm, unary_id) and _methods(mesh.llm, stream_id):
+            break
+        time.sleep(0.05)
+    assert _methods(mesh.llm, unary_id) == {"Generate"}
+    assert _methods(mesh.llm, stream_id) == {"GenerateStream"}

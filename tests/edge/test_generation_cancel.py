@@ -12,7 +12,7 @@ because its call was cancelled (what grpc.aio does without leaking).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Generator
 from contextlib import aclosing
 from types import SimpleNamespace
 from typing import Any
@@ -72,9 +72,39 @@ class FakeRedactCall(FakeCall):
         return None
 
 
-def _downstream(llm: FakeCall, redact: FakeRedactCall | None = None) -> Any:
+class FakeUnaryCall:
+    """A unary call (llm Generate) that never answers until it is cancelled, then
+    raises CancelledError, as grpc.aio does for a call cancelled locally."""
+
+    def __init__(self) -> None:
+        self.reply: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self.cancelled = False
+        self.awaits_interrupted = 0  # the leak: the awaiting task itself was cancelled
+        self.awaiting = asyncio.Event()
+
+    def cancel(self) -> bool:
+        self.cancelled = True
+        self.reply.cancel()
+        return True
+
+    async def _wait(self) -> Any:
+        self.awaiting.set()
+        try:
+            return await self.reply
+        except asyncio.CancelledError:
+            if not self.cancelled:
+                self.awaits_interrupted += 1
+            raise
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        return self._wait().__await__()
+
+
+def _downstream(llm: FakeCall | FakeUnaryCall, redact: FakeRedactCall | None = None) -> Any:
     return SimpleNamespace(
-        llm=SimpleNamespace(GenerateStream=lambda request, timeout: llm),
+        llm=SimpleNamespace(
+            GenerateStream=lambda request, timeout: llm, Generate=lambda request, timeout: llm
+        ),
         guardrails=SimpleNamespace(RedactStream=lambda timeout: redact),
     )
 
@@ -106,8 +136,8 @@ async def test_a_cancelled_stream_cancels_the_calls_and_interrupts_no_read() -> 
     assert redact.reads_interrupted == 0
 
 
-async def test_a_cancelled_unary_reply_cancels_the_llm_call_and_interrupts_no_read() -> None:
-    llm = FakeCall([llm_pb2.GenerateStreamResponse(text="Hello", model="m", provider="p")])
+async def test_a_cancelled_unary_reply_cancels_the_llm_call_and_interrupts_no_wait() -> None:
+    llm = FakeUnaryCall()
     result = GenerationResult(model="m")
 
     async def handler() -> None:
@@ -116,10 +146,11 @@ async def test_a_cancelled_unary_reply_cancels_the_llm_call_and_interrupts_no_re
                 pass
 
     task = asyncio.create_task(handler())
-    await llm.waiting_for_more.wait()  # the first piece is read, the model is not done
+    await llm.awaiting.wait()  # the model is still generating
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
 
     assert llm.cancelled
-    assert llm.reads_interrupted == 0
+    assert llm.awaits_interrupted == 0
+    assert not result.finished
