@@ -9,7 +9,8 @@ scripted Behaviour (or the default one):
 - ok: a completion (JSON, or SSE when the request asks to stream)
 - status: an error status with the provider's error body, e.g. 429 + Retry-After
 - hang: accept the request and never answer (a timeout)
-- drop: stream `drop_after` pieces, then close the connection mid-body
+- drop: stream `drop_after` pieces, then close the connection mid-body (a
+  non-streamed reply: headers and half of its JSON body, then the close)
 - malformed: 200 with a body that is not valid JSON (or a broken SSE event)
 - slow: stream many pieces `delay` seconds apart (to cancel in the middle)
 
@@ -184,6 +185,9 @@ class FakeUpstream:
                 if anthropic
                 else _openai_completion(model, text, n, request.body, behaviour.send_usage)
             )
+            if behaviour.kind == "drop":
+                await _send_cut(writer, json.dumps(body).encode(), anthropic)
+                return False
             await _send_json(writer, 200, body, {}, anthropic)
             return True
         pieces = behaviour.pieces
@@ -273,6 +277,19 @@ async def _send_raw(
         + payload
     )
     await writer.drain()
+
+
+async def _send_cut(writer: asyncio.StreamWriter, payload: bytes, anthropic: bool) -> None:
+    """A 200 whose body stops half-way: the length promised, the connection closed."""
+    writer.write(
+        _status_line(200)
+        + b"content-type: application/json\r\n"
+        + _common_headers(anthropic)
+        + f"content-length: {len(payload)}\r\n\r\n".encode()
+        + payload[: len(payload) // 2]
+    )
+    await writer.drain()
+    writer.transport.abort()
 
 
 async def _send_json(

@@ -387,15 +387,33 @@ async def test_a_unary_call_to_a_hanging_provider_without_a_fallback_is_unavaila
 # --- a stream cut mid-way -----------------------------------------------------
 
 
-@pytest.mark.parametrize("rpc", ["Chat", "ChatStream"])
+async def test_a_unary_answer_cut_midway_is_retried_and_charged_once(
+    client: Client, upstreams: Upstreams
+) -> None:
+    # A unary Chat has shown the client nothing yet: the llm's unary Generate retries
+    # the cut answer (or would fall back) and the client gets one whole answer.
+    before = await spent(client)
+    upstreams.flaky.then(Behaviour("drop", drop_after=2))
+    text, last = await chat(client, "Chat", "gpt-4o-mini")
+    assert text == "Hello, world!"
+    assert (last.model, last.provider) == ("gpt-4o-mini", "openai")
+    assert last.finish_reason == edge_pb2.FINISH_REASON_STOP
+    assert len(upstreams.flaky.requests) == 2 and not upstreams.steady.requests
+    # Charged for the answer; the cut attempt's cost is unknown and not charged.
+    assert last.cost_micros > 0
+    assert await spent(client) - before == last.cost_micros
+
+
 async def test_a_stream_cut_midway_ends_cleanly_marked_incomplete(
-    client: Client, upstreams: Upstreams, rpc: str
+    client: Client, upstreams: Upstreams
 ) -> None:
     before = await spent(client)
     # Committed at its first token, the stream is never replayed nor handed to
     # the fallback, even though gpt-4o-mini has one.
     upstreams.flaky.then(Behaviour("drop", drop_after=2))
-    error, call, received = await failed_call(client, rpc, "gpt-4o-mini", deadline=CALL_TIMEOUT)
+    error, call, received = await failed_call(
+        client, "ChatStream", "gpt-4o-mini", deadline=CALL_TIMEOUT
+    )
     assert error.code() == grpc.StatusCode.UNAVAILABLE, (error.code(), error.details())
     found = await details(call)
     assert reason(found) == "STREAM_INTERRUPTED"
@@ -404,8 +422,7 @@ async def test_a_stream_cut_midway_ends_cleanly_marked_incomplete(
     assert info.metadata["incomplete"] == "true"
     # What the provider produced before the cut reaches the client (redacted
     # as ever), and no message of it claims to be the end.
-    if rpc == "ChatStream":
-        assert "".join(r.text for r in received) == "Hello,"
+    assert "".join(r.text for r in received) == "Hello,"
     assert all(not r.HasField("usage") and not r.finish_reason for r in received)
     assert len(upstreams.flaky.requests) == 1 and not upstreams.steady.requests
     # The tokens the provider produced are charged, the reservation released.
