@@ -1,42 +1,16 @@
 """A client that cancels while the edge waits on a unary downstream call (CheckInput,
 Search, CheckOutput) cancels that call, not the task awaiting it: grpc.aio (1.85)
 leaks a native batch per task cancelled while it awaits a call (grpc/grpc#43360).
-The fake records which of the two ended its wait."""
+The fake (shared with test_generation_cancel) records which of the two ended its wait."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Generator
-from typing import Any
 
 import pytest
 
 from services.edge.downstream import unary
-
-
-class FakeUnaryCall:
-    def __init__(self) -> None:
-        self.reply: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        self.cancelled = False
-        self.awaits_interrupted = 0  # the leak: the awaiting task itself was cancelled
-        self.awaiting = asyncio.Event()
-
-    def cancel(self) -> bool:
-        self.cancelled = True
-        self.reply.cancel()  # grpc.aio raises CancelledError for a call cancelled locally
-        return True
-
-    async def _wait(self) -> str:
-        self.awaiting.set()
-        try:
-            return await self.reply
-        except asyncio.CancelledError:
-            if not self.cancelled:
-                self.awaits_interrupted += 1
-            raise
-
-    def __await__(self) -> Generator[Any, None, str]:
-        return self._wait().__await__()
+from tests.edge.test_generation_cancel import FakeUnaryCall
 
 
 async def test_the_reply_comes_back() -> None:
