@@ -11,6 +11,7 @@ evaluation set (neuralchemy validation, data/*_eval.txt) are dropped.
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 import re
@@ -66,8 +67,8 @@ def wild_jailbreaks(seed: int = 5) -> list[str]:
                 prompt = "\n".join(json.loads(wheel.read(name)))
                 rows.append(prompt.replace("{generator.name}", TARGET_NAME))
     rng = random.Random(seed)
-    behaviours = _adv_bench()
     with _wheel("pyrit") as wheel:
+        behaviours = _adv_bench(wheel)
         for name in sorted(wheel.namelist()):
             if name.startswith(PYRIT_TEMPLATES) and name.endswith(".yaml"):
                 template = yaml.safe_load(wheel.read(name).decode("utf-8")).get("value") or ""
@@ -77,10 +78,9 @@ def wild_jailbreaks(seed: int = 5) -> list[str]:
     return _clean(rows)
 
 
-def _adv_bench() -> list[str]:
+def _adv_bench(pyrit: zipfile.ZipFile) -> list[str]:
     """AdvBench's 520 harmful behaviours, to fill the request slot of jailbreak templates."""
-    with _wheel("pyrit") as wheel:
-        data = yaml.safe_load(wheel.read(PYRIT_ADV_BENCH).decode("utf-8"))
+    data = yaml.safe_load(pyrit.read(PYRIT_ADV_BENCH).decode("utf-8"))
     return [str(seed["value"]) for seed in data["seeds"]]
 
 
@@ -91,8 +91,8 @@ def everyday_chat() -> list[str]:
 
 def held_out_chat() -> list[str]:
     """Chat lines in the CHAT_HELD_OUT languages, without lines also in the training ones."""
-    seen = {" ".join(_words(text)) for text in everyday_chat()}
-    return [text for text in _chat(held_out=True) if " ".join(_words(text)) not in seen]
+    seen = {_key(text) for text in everyday_chat()}
+    return [text for text in _chat(held_out=True) if _key(text) not in seen]
 
 
 def _chat(held_out: bool) -> list[str]:
@@ -116,7 +116,7 @@ def _clean(rows: Iterable[str]) -> list[str]:
     out = []
     for row in rows:
         text = row.strip()
-        key = " ".join(_words(text))
+        key = _key(text)
         if not key or key in seen:
             continue
         seen.add(key)
@@ -127,15 +127,16 @@ def _clean(rows: Iterable[str]) -> list[str]:
     return out
 
 
-_HELD_OUT: list[set[str]] = []
-
-
+@functools.cache
 def _evaluation_shingles() -> list[set[str]]:
-    if not _HELD_OUT:
-        texts = [e.text for e in datasets.neuralchemy("validation")]
-        texts += datasets.benign_eval_sets() + datasets.attacks_multilingual_eval()
-        _HELD_OUT.extend(shingles(t) for t in texts)
-    return _HELD_OUT
+    texts = [e.text for e in datasets.neuralchemy("validation")]
+    texts += datasets.benign_eval_sets() + datasets.attacks_multilingual_eval()
+    return [shingles(t) for t in texts]
+
+
+def _key(text: str) -> str:
+    """A text's words, lower-cased and without punctuation: what makes two rows the same."""
+    return " ".join(_words(text))
 
 
 def _words(text: str) -> list[str]:
