@@ -44,7 +44,8 @@ _SPACED = re.compile(r"(?:(?<=\s)|^)(?:\w[\\ .*_-]){3,}\w\b")
 _BASE64 = re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{16,}={0,2}(?![A-Za-z0-9+/=])")
 _HEX = re.compile(r"(?<![0-9A-Fa-f])(?:[0-9A-Fa-f]{2}[ :]?){8,}(?![0-9A-Fa-f])")
 # str.translate with a dict costs a dict look-up per character: run it only when needed.
-_HOMOGLYPH_CHARS = re.compile("[" + re.escape("".join(chr(c) for c in HOMOGLYPHS)) + "]")
+_LOOKALIKES = "".join(chr(c) for c in HOMOGLYPHS)
+_HOMOGLYPH_CHARS = re.compile("[" + re.escape(_LOOKALIKES) + "]")
 _WITH_LATIN = re.compile(r"\S*[a-z]\S*")
 _TAGS = re.compile("[\U000e0020-\U000e007e]")
 _URL_ESCAPES = re.compile(r"(?:%[0-9A-Fa-f]{2}){4,}")
@@ -52,7 +53,6 @@ _BACKSLASHED = re.compile(r"\\(?=\S)")
 # Traces of a disguise in the raw text: being disguised is itself a sign of attack,
 # and folding erases it, so the classifier is told which ones were undone.
 _SPLIT = re.compile(r"(?:\\\S){4,}|(?:(?<=\s)|^)(?:\w[ .*_-]){4,}\w\b")
-_LOOKALIKES = "".join(chr(c) for c in HOMOGLYPHS)
 _MIXED_SCRIPT = re.compile(f"[A-Za-z][{re.escape(_LOOKALIKES)}]|[{re.escape(_LOOKALIKES)}][A-Za-z]")
 _LEET_INSIDE = re.compile(r"[a-z][0-9@$|!+]+[a-z]", re.IGNORECASE)
 # Full-width forms, mathematical alphanumerics, circled, squared and parenthesised letters.
@@ -122,13 +122,9 @@ def fold(text: str) -> str:
     return _SPACED.sub(lambda m: re.sub(r"[\\ .*_-]", "", m.group()), text)
 
 
-def normalize(text: str) -> str:
-    """What the injection classifier reads: the folded text plus decoded payloads."""
-    return normalize_with_disguises(text)[0]
-
-
 def normalize_with_disguises(text: str) -> tuple[str, list[str]]:
-    """The normalized text, and the names of the disguises that were undone."""
+    """What the injection classifier reads (the folded text plus decoded payloads),
+    and the names of the disguises that were undone."""
     folded = fold(text)
     payloads = decoded_payloads(text)
     if payloads:
