@@ -238,6 +238,10 @@ def cross_validate() -> None:
     def fprs(flagged: Any) -> dict[str, float]:
         return {name: round(float(flagged[g == name].mean()), 4) for name in FPR_GROUPS}
 
+    def rates(flagged: Any) -> tuple[float, float]:
+        """True positive and true negative rates on the neuralchemy rows."""
+        return flagged[nc & (y == 1)].mean(), 1 - flagged[nc & (y == 0)].mean()
+
     margins = {}
     for kind, c in CV_GRID:
         z = np.zeros(len(y))
@@ -251,7 +255,7 @@ def cross_validate() -> None:
     print(f"caps ({REFERENCE[0]} C={REFERENCE[1]}, margin 0): {caps}")
     for (kind, c), z in margins.items():
         at_zero = z >= 0
-        tpr, tnr = at_zero[nc & (y == 1)].mean(), 1 - at_zero[nc & (y == 0)].mean()
+        tpr, tnr = rates(at_zero)
         print(f"{kind} C={c} at margin 0: balanced accuracy {(tpr + tnr) / 2:.4f}, "
               f"FPR {fprs(at_zero)}")  # fmt: skip
         best = None
@@ -260,8 +264,7 @@ def cross_validate() -> None:
             fpr = fprs(flagged)
             if any(fpr[name] > caps[name] for name in FPR_GROUPS):
                 continue
-            tpr = flagged[nc & (y == 1)].mean()
-            tnr = 1 - flagged[nc & (y == 0)].mean()
+            tpr, tnr = rates(flagged)
             if best is None or (tpr + tnr) / 2 > best[0]:
                 recall = {n: round(float(flagged[g == n].mean()), 3) for n in RECALL_GROUPS}
                 best = ((tpr + tnr) / 2, float(threshold), tpr, tnr, fpr, recall)
