@@ -50,8 +50,8 @@ _WITH_LATIN = re.compile(r"\S*[a-z]\S*")
 _TAGS = re.compile("[\U000e0020-\U000e007e]")
 _URL_ESCAPES = re.compile(r"(?:%[0-9A-Fa-f]{2}){4,}")
 _BACKSLASHED = re.compile(r"\\(?=\S)")
-# Traces of a disguise in the raw text: being disguised is itself a sign of attack,
-# and folding erases it, so the classifier is told which ones were undone.
+# Traces of a disguise in the raw text: folding erases them, so a finding names the
+# disguises that were undone.
 _SPLIT = re.compile(r"(?:\\\S){4,}|(?:(?<=\s)|^)(?:\w[ .*_-]){4,}\w\b")
 _MIXED_SCRIPT = re.compile(f"[A-Za-z][{re.escape(_LOOKALIKES)}]|[{re.escape(_LOOKALIKES)}][A-Za-z]")
 _LEET_INSIDE = re.compile(r"[a-z][0-9@$|!+]+[a-z]", re.IGNORECASE)

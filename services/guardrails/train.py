@@ -3,7 +3,8 @@
     python -m services.guardrails.train [injection] [ner]
     python -m services.guardrails.train cv   # model selection, prints only
 
-Injection: logistic regression over binary features of folded text, trained on
+Injection: logistic regression over tf-idf of folded text (word 1-2-grams and
+character 2-5-grams, detectors/injection_features.py), trained on
 the neuralchemy *train* split, the S-Labs *train* split, hand-written and
 generated benign hard negatives (data/benign_trigger_train.txt,
 hard_negatives.py: trigger words, ordinary short prompts), generated attacks
@@ -29,7 +30,7 @@ from typing import Any
 
 from services.guardrails import datasets, hard_negatives, public_corpora
 from services.guardrails.detectors.injection import MODEL_PATH
-from services.guardrails.detectors.injection_features import features
+from services.guardrails.detectors.injection_features import TERMS, analyse
 
 HARD_NEGATIVES = Path(__file__).resolve().parent / "data" / "benign_trigger_train.txt"
 MULTILINGUAL_ATTACKS = HARD_NEGATIVES.parent / "attacks_multilingual_train.txt"
@@ -124,24 +125,25 @@ def benign_documents(sentences: list[str], rng: random.Random, n: int = 600) -> 
     return out
 
 
-# The shipped model: logistic regression, C = 50, threshold p = 0.5 (margin 0).
-# Its probabilities are what policy thresholds mean (a tenant's 0.7, documents at
-# x0.8); an SVM's margins squashed by the same sigmoid are not, and one missed the
-# planted-instruction test at the document threshold.
-MODEL = ("lr", 50.0)
-# `python -m services.guardrails.train cv` compares it with CV_GRID by 4-fold
+# The shipped model: logistic regression over the tf-idf blocks, C = 100, threshold
+# p = 0.5 (margin 0), chosen by `python -m services.guardrails.train cv`: 4-fold
 # cross-validation on the training rows only (never the validation split nor
-# data/benign_*_eval.txt). Linear SVMs (C = 2-10) score 0.004-0.007 higher
-# balanced accuracy there under the same false-positive caps, but two of them
-# (C = 10 at margin -0.1 under random folds; C = 5 at margin -0.025 under the
-# grouped folds below) did worse on the evaluation sets (validation BA 0.950 /
-# 0.947, trigger-word FPR 0.137 / 0.095, ordinary FPR 0.090 / 0.074) than this
-# model (0.948, 0.074, 0.074): within the noise of 941 validation rows at best.
+# data/*_eval.txt), the best out-of-fold neuralchemy balanced accuracy whose
+# out-of-fold false-positive rates on FPR_GROUPS are no higher than those of the
+# model it replaced (binary word and in-word n-gram features, LR C = 50: 0.948 and
+# ordinary 0.064, trigger 0.087). Its probabilities are what policy thresholds
+# mean (a tenant's 0.7, documents at x0.8); an SVM's margins are not.
+MODEL = ("lr", 100.0)
+# Every word term seen in two rows is kept; of the character n-grams only the most
+# frequent 200,000, which keeps the model file and the service's memory small.
+MAX_TERMS: dict[str, int | None] = {"words": None, "chars": 200_000}
 CV_FOLDS = 4
-CV_GRID = (("lr", 50.0), ("lr", 200.0), ("lr", 1000.0), ("svm", 2.0), ("svm", 5.0),
-           ("svm", 10.0), ("svm", 20.0), ("svm", 50.0))  # fmt: skip
-REFERENCE = MODEL  # its out-of-fold FPRs at margin 0 are the caps
+CV_GRID = (("lr", 10.0), ("lr", 30.0), ("lr", 100.0), ("lr", 300.0), ("svm", 1.0), ("svm", 3.0))
 FPR_GROUPS = ("ordinary", "trigger", "short", "chat", "foreign")
+# Out-of-fold false-positive rates of the model this one replaced (LR C = 50 on binary
+# word and in-word n-gram features, cde8573), by this command: a new model may not
+# flag more of our benign prompts.
+FPR_CAPS = {"ordinary": 0.064, "trigger": 0.087, "short": 0.031, "chat": 0.012, "foreign": 0.019}
 RECALL_GROUPS = ("wild", "attacks", "foreign_attacks")
 PUBLIC = ("neuralchemy", "slabs")
 
@@ -159,16 +161,25 @@ def _fit(kind: str, c: float, matrix: Any, y: Any, weights: Any) -> Any:
     return model
 
 
-def _matrix(texts: list[str]) -> tuple[Any, Any]:
-    import numpy as np
-    from scipy.sparse import diags
-    from sklearn.feature_extraction.text import CountVectorizer
+def fit_terms(normalized: list[str]) -> dict[str, tuple[Any, Any]]:
+    """Per block, a term counter and a tf-idf transformer fitted on these texts."""
+    from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer
 
-    vectorizer = CountVectorizer(analyzer=features, min_df=2)
-    counts = vectorizer.fit_transform(texts).astype(np.float64)
-    # Rows scaled by 1/sqrt(total count of known features), as LinearModel does at runtime.
-    totals = np.asarray(counts.sum(axis=1)).ravel()
-    return vectorizer, (diags(1.0 / np.sqrt(np.maximum(totals, 1.0))) @ counts).tocsr()
+    fitted = {}
+    for name, terms_of in TERMS.items():
+        counter = CountVectorizer(analyzer=terms_of, min_df=2, max_features=MAX_TERMS[name])
+        fitted[name] = (counter, TfidfTransformer(sublinear_tf=True).fit(
+            counter.fit_transform(normalized)))  # fmt: skip
+    return fitted
+
+
+def term_matrix(fitted: dict[str, tuple[Any, Any]], normalized: list[str]) -> Any:
+    """The blocks side by side; terms the counters have not seen are left out, as in serving."""
+    from scipy.sparse import hstack
+
+    return hstack(
+        [tfidf.transform(counter.transform(normalized)) for counter, tfidf in fitted.values()]
+    ).tocsr()
 
 
 def cv_folds(texts: list[str], labels: list[int], groups: list[str]) -> list[int]:
@@ -226,11 +237,11 @@ def near_copy_clusters(texts: list[str]) -> list[int]:
 def cross_validate() -> None:
     """Out-of-fold margins of each CV_GRID model; for each, the threshold with the
     best balanced accuracy on the neuralchemy rows among those whose false-positive
-    rates on FPR_GROUPS are no higher than REFERENCE's at margin 0."""
+    rates on FPR_GROUPS are no higher than FPR_CAPS (to their three decimals)."""
     import numpy as np
 
     texts, labels, sample_weight, groups = injection_training_set()
-    _, matrix = _matrix(texts)
+    normalized = np.asarray([analyse(t)[0] for t in texts], dtype=object)
     y, w, g = np.asarray(labels), np.asarray(sample_weight), np.asarray(groups)
     fold = np.asarray(cv_folds(texts, labels, groups))
     nc = g == "neuralchemy"
@@ -242,17 +253,22 @@ def cross_validate() -> None:
         """True positive and true negative rates on the neuralchemy rows."""
         return flagged[nc & (y == 1)].mean(), 1 - flagged[nc & (y == 0)].mean()
 
+    matrices = []
+    for k in range(CV_FOLDS):
+        fitted = fit_terms(list(normalized[fold != k]))
+        matrices.append((term_matrix(fitted, list(normalized[fold != k])),
+                         term_matrix(fitted, list(normalized[fold == k]))))  # fmt: skip
     margins = {}
     for kind, c in CV_GRID:
         z = np.zeros(len(y))
         for k in range(CV_FOLDS):
             train, test = fold != k, fold == k
-            z[test] = _fit(kind, c, matrix[train], y[train], w[train]).decision_function(
-                matrix[test]
+            z[test] = _fit(kind, c, matrices[k][0], y[train], w[train]).decision_function(
+                matrices[k][1]
             )
         margins[kind, c] = z
-    caps = fprs(margins[REFERENCE] >= 0)
-    print(f"caps ({REFERENCE[0]} C={REFERENCE[1]}, margin 0): {caps}")
+    caps = FPR_CAPS
+    print(f"caps: {caps}; {MODEL[0]} C={MODEL[1]} at margin 0: {fprs(margins[MODEL] >= 0)}")
     for (kind, c), z in margins.items():
         at_zero = z >= 0
         tpr, tnr = rates(at_zero)
@@ -262,7 +278,7 @@ def cross_validate() -> None:
         for threshold in np.round(np.arange(-0.6, 0.81, 0.025), 3):
             flagged = z >= threshold
             fpr = fprs(flagged)
-            if any(fpr[name] > caps[name] for name in FPR_GROUPS):
+            if any(round(fpr[name], 3) > caps[name] for name in FPR_GROUPS):
                 continue
             tpr, tnr = rates(flagged)
             if best is None or (tpr + tnr) / 2 > best[0]:
@@ -277,24 +293,38 @@ def cross_validate() -> None:
             )
 
 
+def model_payload(fitted: dict[str, tuple[Any, Any]], model: Any) -> dict[str, Any]:
+    """What TfidfModel loads: per block its terms, their idf and weights; the intercept."""
+    coef = model.coef_[0]
+    blocks = {}
+    offset = 0
+    for name, (counter, tfidf) in fitted.items():
+        terms = [str(t) for t in counter.get_feature_names_out()]
+        weights = coef[offset : offset + len(terms)]
+        offset += len(terms)
+        blocks[name] = {
+            "terms": terms,
+            "idf": [round(float(x), 4) for x in tfidf.idf_],
+            "coef": [round(float(x), 4) for x in weights],
+        }
+    return {"intercept": round(float(model.intercept_[0]), 6), "blocks": blocks}
+
+
 def train_injection() -> None:
     import numpy as np
 
     started = time.perf_counter()
     texts, labels, sample_weight, _ = injection_training_set()
-    vectorizer, matrix = _matrix(texts)
+    normalized = [analyse(t)[0] for t in texts]
+    fitted = fit_terms(normalized)
+    matrix = term_matrix(fitted, normalized)
     model = _fit(*MODEL, matrix, np.asarray(labels), np.asarray(sample_weight))
-    coef = model.coef_[0]
-    intercept = float(model.intercept_[0])
-    names = vectorizer.get_feature_names_out()
-    # Every vocabulary feature is kept: the runtime counts known features to scale.
-    weights = {str(name): round(float(w), 4) for name, w in zip(names, coef, strict=True)}
-    payload = {"intercept": round(intercept, 6), "weights": weights}
+    payload = model_payload(fitted, model)
     MODEL_PATH.parent.mkdir(parents=True, exist_ok=True)
     with gzip.GzipFile(MODEL_PATH, "wb", mtime=0) as fh:
         fh.write(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode())
     print(
-        f"injection: {len(texts)} examples, {matrix.shape[1]} features, kept {len(weights)}, "
+        f"injection: {len(texts)} examples, {matrix.shape[1]} terms, "
         f"{MODEL_PATH.stat().st_size / 1e6:.2f} MB, {time.perf_counter() - started:.1f} s"
     )
 

@@ -1,4 +1,4 @@
-"""What the injection classifier is told about disguises, and how its training rows
+"""Which disguises a finding names, and how the injection classifier's training rows
 are kept apart from the evaluation rows (no download: public_corpora's cleaning and
 train's folds are checked on small inputs)."""
 
@@ -54,7 +54,7 @@ def test_plain_text_in_any_script_has_no_disguise(text: str) -> None:
     assert disguises(text, payload=False) == []
 
 
-def test_the_classifier_sees_disguises_as_cues() -> None:
+def test_a_finding_names_the_disguise_as_a_cue() -> None:
     _, cues = analyse("wrіte a pοem")
     assert "disguise:homoglyph" in cues
 

@@ -1,9 +1,9 @@
-"""Prompt injection and jailbreak: a linear model over folded text, plus cues.
+"""Prompt injection and jailbreak: logistic regression over tf-idf of folded text.
 
 The model is trained here (python -m services.guardrails.train) and shipped as
-services/guardrails/data/injection_model.json.gz: weights per feature, and
-each distinct word's contribution is cached: scoring 1 KB is a few hundred
-look-ups.
+services/guardrails/data/injection_model.json.gz: per block (words, characters)
+each term's idf and weight. Scoring 1 KB takes a few hundred word look-ups and one
+sorted search of its character n-gram hashes.
 """
 
 from __future__ import annotations
@@ -15,58 +15,64 @@ import math
 import re
 from pathlib import Path
 
+import numpy as np
+
 from services.guardrails.detectors.injection_features import (
     analyse,
-    context_features,
-    word_features,
-    words_of,
+    char_term_hashes,
+    term_hash,
+    word_terms,
 )
 from services.guardrails.findings import JAILBREAK, PROMPT_INJECTION, Finding
 
 MODEL_PATH = Path(__file__).resolve().parent.parent / "data" / "injection_model.json.gz"
 
 
-class LinearModel:
-    """Logistic regression over feature counts scaled by 1/sqrt(total count)."""
+class TfidfBlock:
+    """One block of the model: sublinear tf x idf, L2-normalised, dotted with the weights
+    (what sklearn's TfidfTransformer(sublinear_tf=True) and LogisticRegression compute)."""
 
-    def __init__(self, weights: dict[str, float], intercept: float) -> None:
-        self.weights = weights
+    def __init__(self, idf: np.ndarray, coef: np.ndarray) -> None:
+        self.idf = idf
+        self.coef = coef
+
+    def margin(self, terms: np.ndarray, counts: np.ndarray) -> float:
+        """The known terms of a text (indices, each once) and how often each occurs."""
+        if not terms.size:
+            return 0.0
+        x = self.idf[terms] * (1.0 + np.log(counts))
+        return float(self.coef[terms] @ x) / math.sqrt(float(x @ x))
+
+
+class TfidfModel:
+    """Word terms are found through a dictionary; character n-grams through their
+    hashes, sorted, so that a text's ~4,000 n-grams are looked up in one search."""
+
+    def __init__(self, blocks: dict[str, dict[str, list]], intercept: float) -> None:
+        words, chars = blocks["words"], blocks["chars"]
+        self.word_index = {term: i for i, term in enumerate(words["terms"])}
+        self.words = TfidfBlock(np.asarray(words["idf"]), np.asarray(words["coef"]))
+        hashes = np.fromiter(map(term_hash, chars["terms"]), dtype=np.uint64)
+        order = np.argsort(hashes)
+        self.char_hashes = hashes[order]
+        self.chars = TfidfBlock(np.asarray(chars["idf"])[order], np.asarray(chars["coef"])[order])
         self.intercept = intercept
-        self._words: dict[str, tuple[float, int]] = {}
 
     @classmethod
-    def load(cls, path: Path = MODEL_PATH) -> LinearModel:
+    def load(cls, path: Path = MODEL_PATH) -> TfidfModel:
         with gzip.open(path, "rt", encoding="utf-8") as fh:
             data = json.load(fh)
-        return cls(weights=data["weights"], intercept=float(data["intercept"]))
+        return cls(data["blocks"], float(data["intercept"]))
 
-    def _sum(self, feats: list[str]) -> tuple[float, int]:
-        weights = self.weights
-        total = 0.0
-        hits = 0
-        for feat in feats:
-            w = weights.get(feat)
-            if w is not None:
-                total += w
-                hits += 1
-        return total, hits
-
-    def _word(self, word: str) -> tuple[float, int]:
-        cached = self._words.get(word)
-        if cached is None:
-            if len(self._words) > 200_000:
-                self._words.clear()
-            cached = self._words[word] = self._sum(word_features(word))
-        return cached
-
-    def probability(self, normalized: str, cues: list[str]) -> float:
-        words = words_of(normalized)
-        total, hits = self._sum(context_features(words, cues))
-        for word in set(words):
-            w_total, w_hits = self._word(word)
-            total += w_total
-            hits += w_hits
-        z = self.intercept + (total / math.sqrt(hits) if hits else 0.0)
+    def probability(self, normalized: str) -> float:
+        get = self.word_index.get
+        words = [i for i in map(get, word_terms(normalized)) if i is not None]
+        z = self.intercept + self.words.margin(*np.unique(words, return_counts=True))
+        # Distinct hashes first: a sorted search of sorted keys is the fast one.
+        hashes, counts = np.unique(char_term_hashes(normalized), return_counts=True)
+        found = np.minimum(np.searchsorted(self.char_hashes, hashes), len(self.char_hashes) - 1)
+        known = self.char_hashes[found] == hashes
+        z += self.chars.margin(found[known], counts[known])
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
 
@@ -93,12 +99,12 @@ def windows(text: str) -> list[tuple[int, int]]:
 
 
 class InjectionDetector:
-    def __init__(self, model: LinearModel) -> None:
+    def __init__(self, model: TfidfModel) -> None:
         self.model = model
 
     def score(self, text: str) -> tuple[float, list[str]]:
         normalized, cues = analyse(text)
-        return self.model.probability(normalized, cues), cues
+        return self.model.probability(normalized), cues
 
     def detect(self, text: str, threshold: float, *, document: bool = False) -> list[Finding]:
         if not text.strip():

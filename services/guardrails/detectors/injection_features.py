@@ -1,14 +1,21 @@
-"""Features of the injection classifier, shared by training and serving.
+"""Terms of the injection classifier, shared by training and serving.
 
-Binary presence of word unigrams and bigrams, character 3-5-grams inside
-words (robust to inflection and to what folding leaves of obfuscation; 2-3-grams
-in Chinese, Japanese and Korean, which run words together), and a few cue
-families that mark instructions aimed at the model.
+Two tf-idf blocks over the folded text (normalize.py): word unigrams and
+bigrams (words in any script), and character 2-5-grams of the whole text
+(robust to inflection, to what folding leaves of obfuscation, and to Chinese,
+Japanese and Korean, which run words together). Cue families (instructions aimed
+at the model, personas, extraction, ...) and the disguises folding undid name
+what a finding found; the classifier does not read them (cross-validation scored
+it lower with them).
 """
 
 from __future__ import annotations
 
+import itertools
 import re
+from collections.abc import Callable
+
+import numpy as np
 
 from services.guardrails.normalize import normalize_with_disguises
 
@@ -16,10 +23,12 @@ from services.guardrails.normalize import normalize_with_disguises
 # any other non-space character, the underscore too ("ignore_all_rules"), is a token
 # of its own.
 _WORD = re.compile(r"(?:[^\W_]|')+|[^\w\s]|_")
-# Han, kana and hangul: no spaces between words, so a "word" is a whole clause; its
-# character 2-3-grams stand for the words in it.
-_CJK = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
+# Han, kana and hangul: a run of them is a whole clause (no spaces between words), so
+# it is read as its overlapping character pairs, as search engines index these scripts.
+_CJK_RUN = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]{2,}")
 MAX_WORDS = 1500
+MAX_CHARS = 10_000  # about what 1500 words take
+CHAR_SIZES = (2, 3, 4, 5)
 
 CUES: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
@@ -73,56 +82,76 @@ def words_of(normalized: str) -> list[str]:
     return _WORD.findall(normalized)[:MAX_WORDS]
 
 
-def word_features(word: str) -> list[str]:
-    """What one distinct word contributes: itself and its character 3-5-grams
-    (2-3-grams if it is written in Han, kana or hangul)."""
-    out = ["w:" + word]
-    if len(word) > 1 and word.isalnum():
-        if not word.isascii() and _CJK.search(word):
-            sizes: tuple[int, ...] = (2, 3)
-        elif len(word) > 2:
-            sizes = (3, 4, 5)
-        else:
-            return out
-        padded = " " + word + " "
-        n = len(padded)
-        for size in sizes:
-            out += [padded[i : i + size] for i in range(n - size + 1)]
+def _split_cjk(word: str) -> list[str]:
+    if word.isascii() or not _CJK_RUN.search(word):
+        return [word]
+    out: list[str] = []
+    start = 0
+    for m in _CJK_RUN.finditer(word):
+        if m.start() > start:
+            out.append(word[start : m.start()])
+        out += [m.group()[i : i + 2] for i in range(len(m.group()) - 1)]
+        start = m.end()
+    if start < len(word):
+        out.append(word[start:])
     return out
 
 
-def context_features(words: list[str], cues: list[str]) -> list[str]:
-    """Features of the text as a whole: distinct bigrams, cue families, length."""
-    bigrams = {a + " " + b for a, b in zip(["<s>", *words], words, strict=False)}
-    out = ["b:" + b for b in bigrams]
-    out += ["cue:" + name for name in cues]
-    # Length in words; a run of Chinese, Japanese or Korean counts by its characters,
-    # as it did when each was a token of its own (a clause is not one word).
-    n = sum(len(w) if not w.isascii() and _CJK.search(w) else 1 for w in words)
-    out.append(
-        "len:long" if n > 200 else "len:tiny" if n <= 4 else "len:short" if n <= 10 else "len:mid"
-    )
-    return out
+def word_terms(normalized: str) -> list[str]:
+    """Words (a run of Chinese, Japanese or Korean as its character pairs) and word
+    bigrams, with multiplicity."""
+    words = [part for word in words_of(normalized) for part in _split_cjk(word)]
+    return words + [a + " " + b for a, b in itertools.pairwise(words)]
+
+
+def _char_text(normalized: str) -> str:
+    return " ".join(normalized.split())[:MAX_CHARS]
+
+
+def char_terms(normalized: str) -> list[str]:
+    """Character 2-5-grams of the text with its runs of white space made one space."""
+    text = _char_text(normalized)
+    n = len(text)
+    return [text[i : i + size] for size in CHAR_SIZES for i in range(n - size + 1)]
+
+
+# Serving hashes the character n-grams with numpy instead of slicing ~4,000 strings
+# per KB: a polynomial hash over code points, mod 2**64, plus the n-gram's length
+# times a second constant. 64 bits: a collision among 200,000 terms is negligible.
+_BASE = 0x100000001B3
+_LENGTH_SALT = 0x9E3779B97F4A7C15
+_MASK = (1 << 64) - 1
+
+
+def term_hash(term: str) -> int:
+    """The hash char_term_hashes gives this n-gram (for the model's terms, at load)."""
+    h = 0
+    for ch in term:
+        h = (h * _BASE + ord(ch)) & _MASK
+    return (h + len(term) * _LENGTH_SALT) & _MASK
+
+
+def char_term_hashes(normalized: str) -> np.ndarray:
+    """term_hash of every n-gram char_terms lists, in one pass of array arithmetic."""
+    text = _char_text(normalized)
+    points = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    out = []
+    h = points
+    for size in range(2, CHAR_SIZES[-1] + 1):
+        h = h[:-1] * np.uint64(_BASE) + points[size - 1 :]
+        if size in CHAR_SIZES:
+            out.append(h + np.uint64(size * _LENGTH_SALT & _MASK))
+    return np.concatenate(out) if out else np.empty(0, dtype=np.uint64)
+
+
+# What training counts for each block of the model, by the block's name in the file.
+TERMS: dict[str, Callable[[str], list[str]]] = {"words": word_terms, "chars": char_terms}
 
 
 def analyse(text: str) -> tuple[str, list[str]]:
     """The normalized text and its cues: instruction families and undone disguises."""
     normalized, disguises = normalize_with_disguises(text)
     return normalized, cue_names(normalized) + ["disguise:" + name for name in disguises]
-
-
-def features(text: str) -> list[str]:
-    """All features of a raw text with multiplicity (training); serving caches
-    word_features per word.
-
-    Each distinct word counts once; n-grams shared by different words count once
-    per word, so a text's score is a sum over its distinct words plus context."""
-    normalized, cues = analyse(text)
-    words = words_of(normalized)
-    out: list[str] = []
-    for word in dict.fromkeys(words):
-        out += word_features(word)
-    return out + context_features(words, cues)
 
 
 # A cue's pattern can only match if one of these words is present: cheap
