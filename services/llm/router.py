@@ -112,6 +112,20 @@ class Generation:
 
 
 @dataclass
+class _StreamProgress:
+    """What a relayed stream has delivered so far: its outcome is computed from it
+    whether the stream completes, is cut short or is cancelled."""
+
+    requested: ModelSpec
+    spec: ModelSpec
+    request: ChatRequest
+    started: float
+    parts: list[str] = field(default_factory=list)
+    usage: Usage | None = None
+    first_token_at: float | None = None
+
+
+@dataclass
 class _Failures:
     """What went wrong along the chain, for the final error and the log."""
 
@@ -343,11 +357,8 @@ class Router:
     ) -> AsyncGenerator[Piece | Outcome, None]:
         loop = asyncio.get_running_loop()
         breaker = self.breaker(spec)
-        text_parts: list[str] = []
-        pieces = 0
-        usage: Usage | None = None
+        progress = _StreamProgress(requested, spec, request, started)
         finish: FinishReason | None = None
-        first_token_at: float | None = None
         try:
             pending = list(head)
             while True:
@@ -360,17 +371,16 @@ class Router:
                     except StopAsyncIteration:
                         break
                 if event.usage is not None:
-                    usage = event.usage
+                    progress.usage = event.usage
                 if event.finish_reason:
                     finish = event.finish_reason
                 if event.text:
-                    if first_token_at is None:
-                        first_token_at = loop.time()
+                    if progress.first_token_at is None:
+                        progress.first_token_at = loop.time()
                         metrics.TIME_TO_FIRST_TOKEN.labels(spec.provider, spec.name).observe(
-                            first_token_at - started
+                            progress.first_token_at - started
                         )
-                    text_parts.append(event.text)
-                    pieces += 1
+                    progress.parts.append(event.text)
                     yield Piece(event.text, spec)
             if finish is None:
                 # A body that just stops (no finish reason, no [DONE]) is cut short too.
@@ -384,18 +394,7 @@ class Router:
                 breaker.release()
             kind: ErrorKind = exc.kind if isinstance(exc, ProviderError) else "timeout"
             metrics.PROVIDER_ERRORS.labels(spec.provider, spec.name, kind).inc()
-            outcome = await self._stream_outcome(
-                requested,
-                spec,
-                request,
-                "".join(text_parts),
-                pieces,
-                usage,
-                "",
-                started,
-                first_token_at,
-                complete=False,
-            )
+            outcome = await self._stream_outcome(progress, "", complete=False)
             log.warning(
                 "stream interrupted",
                 extra={"kind": kind, "error": str(exc), **_log_fields(outcome)},
@@ -416,55 +415,27 @@ class Router:
             # The caller went away: the exit stack of stream() closes the
             # upstream connection; record what the partial answer cost.
             breaker.release()
-            outcome = await self._stream_outcome(
-                requested,
-                spec,
-                request,
-                "".join(text_parts),
-                pieces,
-                usage,
-                "",
-                started,
-                first_token_at,
-                complete=False,
-            )
+            outcome = await self._stream_outcome(progress, "", complete=False)
             log.info("stream cancelled by the caller", extra=_log_fields(outcome))
             raise
         breaker.success()
-        outcome = await self._stream_outcome(
-            requested,
-            spec,
-            request,
-            "".join(text_parts),
-            pieces,
-            usage,
-            finish or "stop",
-            started,
-            first_token_at,
-            complete=True,
-        )
+        outcome = await self._stream_outcome(progress, finish or "stop", complete=True)
         yield outcome
 
     async def _stream_outcome(
-        self,
-        requested: ModelSpec,
-        spec: ModelSpec,
-        request: ChatRequest,
-        text: str,
-        pieces: int,
-        usage: Usage | None,
-        finish: FinishReason,
-        started: float,
-        first_token_at: float | None,
-        *,
-        complete: bool,
+        self, progress: _StreamProgress, finish: FinishReason, *, complete: bool
     ) -> Outcome:
-        loop = asyncio.get_running_loop()
-        now = loop.time()
+        spec, started, first_token_at = progress.spec, progress.started, progress.first_token_at
+        now = asyncio.get_running_loop().time()
+        usage = progress.usage
         reported = usage is not None and (complete or usage.output_tokens > 0)
         if usage is None or not reported:
             usage = await self._estimate_usage(
-                spec, request, text, pieces, input_tokens=usage.input_tokens if usage else None
+                spec,
+                progress.request,
+                "".join(progress.parts),
+                len(progress.parts),
+                input_tokens=usage.input_tokens if usage else None,
             )
         outcome = Outcome(
             spec=spec,
@@ -473,7 +444,7 @@ class Router:
             usage=usage,
             usage_reported=reported,
             cost_micros=cost_micros(spec, usage),
-            fallback_used=spec.name != requested.name,
+            fallback_used=spec.name != progress.requested.name,
             latency=now - started,
             time_to_first_token=None if first_token_at is None else first_token_at - started,
             complete=complete,
