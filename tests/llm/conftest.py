@@ -35,29 +35,31 @@ async def upstream() -> AsyncIterator[FakeUpstream]:
     await fake.stop()
 
 
+# The fake upstream's models: an OpenAI one that falls back to an Anthropic one.
+MODELS: dict[str, dict[str, Any]] = {
+    "gpt-4o": {
+        "provider": "openai",
+        "upstream_model": "gpt-4o",
+        "context_window": 128000,
+        "max_output_tokens": 16384,
+        "input_micros_per_million_tokens": 2500000,
+        "output_micros_per_million_tokens": 10000000,
+        "fallbacks": ["claude-3-5-haiku"],
+    },
+    "claude-3-5-haiku": {
+        "provider": "anthropic",
+        "upstream_model": "claude-3-5-haiku-20241022",
+        "context_window": 200000,
+        "max_output_tokens": 8192,
+        "input_micros_per_million_tokens": 800000,
+        "output_micros_per_million_tokens": 4000000,
+        "fallbacks": [],
+    },
+}
+
+
 def catalogue(**models: dict[str, Any]) -> Catalogue:
     """A catalogue of fake-upstream models; `models` overrides or adds entries."""
-    base: dict[str, dict[str, Any]] = {
-        "gpt-4o": {
-            "provider": "openai",
-            "upstream_model": "gpt-4o",
-            "context_window": 128000,
-            "max_output_tokens": 16384,
-            "input_micros_per_million_tokens": 2500000,
-            "output_micros_per_million_tokens": 10000000,
-            "fallbacks": ["claude-3-5-haiku"],
-        },
-        "claude-3-5-haiku": {
-            "provider": "anthropic",
-            "upstream_model": "claude-3-5-haiku-20241022",
-            "context_window": 200000,
-            "max_output_tokens": 8192,
-            "input_micros_per_million_tokens": 800000,
-            "output_micros_per_million_tokens": 4000000,
-            "fallbacks": [],
-        },
-    }
-    base.update(models)
     return Catalogue.model_validate(
         {
             "default_model": "gpt-4o",
@@ -65,7 +67,7 @@ def catalogue(**models: dict[str, Any]) -> Catalogue:
                 "openai": {"kind": "openai"},
                 "anthropic": {"kind": "anthropic"},
             },
-            "models": base,
+            "models": {**MODELS, **models},
         }
     )
 

@@ -12,7 +12,7 @@ from services.common.errors import DeadlineExceeded, InvalidArgument, Unavailabl
 from services.llm.providers.base import ChatMessage, ChatRequest
 from services.llm.resilience import CircuitBreaker, CircuitState
 from services.llm.router import Outcome, Piece, Router
-from tests.llm.conftest import RouterFactory, catalogue
+from tests.llm.conftest import MODELS, RouterFactory, catalogue
 from tests.llm.fake_upstream import Behaviour, FakeUpstream, prompt_tokens
 
 REQUEST = ChatRequest(messages=(ChatMessage("user", "Say hello to the world"),), max_tokens=0)
@@ -182,19 +182,7 @@ async def test_a_hanging_unary_call_without_a_fallback_is_unavailable(
 ) -> None:
     upstream.default = Behaviour("hang")
     router = make_router(
-        catalogue(
-            **{
-                "gpt-4o-alone": {
-                    "provider": "openai",
-                    "upstream_model": "gpt-4o",
-                    "context_window": 128000,
-                    "max_output_tokens": 16384,
-                    "input_micros_per_million_tokens": 2500000,
-                    "output_micros_per_million_tokens": 10000000,
-                    "fallbacks": [],
-                }
-            }
-        ),
+        catalogue(**{"gpt-4o-alone": {**MODELS["gpt-4o"], "fallbacks": []}}),
         breaker=lambda provider, model: CircuitBreaker(3, 30.0),
         attempt_timeout_seconds=0.3,
     )
