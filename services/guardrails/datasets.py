@@ -14,6 +14,7 @@ DATA_DIR = Path(
     os.environ.get("AIMESH_GUARDRAILS_DATA_DIR", HERE.parents[2] / "shared" / "data" / "guardrails")
 )
 BENIGN_TRIGGER_EVAL = HERE / "data" / "benign_trigger_eval.txt"
+BENIGN_TRIGGER_EVAL_INDEPENDENT = HERE / "data" / "benign_trigger_eval_independent.txt"
 BENIGN_ORDINARY_EVAL = HERE / "data" / "benign_ordinary_eval.txt"
 BENIGN_MULTILINGUAL_EVAL = HERE / "data" / "benign_multilingual_eval.txt"
 ATTACKS_MULTILINGUAL_EVAL = HERE / "data" / "attacks_multilingual_eval.txt"
@@ -59,6 +60,10 @@ def benign_trigger_eval() -> list[str]:
     return lines(BENIGN_TRIGGER_EVAL)
 
 
+def benign_trigger_eval_independent() -> list[str]:
+    return lines(BENIGN_TRIGGER_EVAL_INDEPENDENT)
+
+
 def benign_ordinary_eval() -> list[str]:
     return lines(BENIGN_ORDINARY_EVAL)
 
@@ -73,7 +78,12 @@ def attacks_multilingual_eval() -> list[str]:
 
 def benign_eval_sets() -> list[str]:
     """Every hand-written benign evaluation prompt: training must never see them."""
-    return benign_trigger_eval() + benign_ordinary_eval() + benign_multilingual_eval()
+    return (
+        benign_trigger_eval()
+        + benign_trigger_eval_independent()
+        + benign_ordinary_eval()
+        + benign_multilingual_eval()
+    )
 
 
 def presidio_generated() -> list[dict[str, Any]]:

@@ -5,7 +5,8 @@
 Prints, per category: precision, recall, F1 and balanced accuracy of the
 injection/jailbreak classifier on the neuralchemy validation split (never
 trained on); the false-positive rate on hand-written benign prompts full of
-trigger words (data/benign_trigger_eval.txt), on hand-written ordinary
+trigger words (data/benign_trigger_eval.txt, and _independent.txt, written by
+a helper that saw none of our data), on hand-written ordinary
 prompts (data/benign_ordinary_eval.txt) and on everyday chat lines in the
 languages of chatterbot-corpus that training leaves out, none ever trained on; span-level
 PII precision/recall/F1 (exact type, overlapping span) on presidio-research's
@@ -70,6 +71,10 @@ def eval_injection(guard: Guard, policy: Policy) -> list[str]:
     languages = ", ".join(public_corpora.CHAT_HELD_OUT)
     for name, benign in (
         ("benign prompts with trigger words", datasets.benign_trigger_eval()),
+        (
+            "benign prompts with trigger words, written by other hands",
+            datasets.benign_trigger_eval_independent(),
+        ),
         ("ordinary prompts, short ones too", datasets.benign_ordinary_eval()),
         (f"chat lines in untrained languages ({languages})", public_corpora.held_out_chat()),
         (
