@@ -6,7 +6,7 @@ Prints, per category: precision, recall, F1 and balanced accuracy of the
 injection/jailbreak classifier on the neuralchemy validation split (never
 trained on); the false-positive rate on hand-written benign prompts full of
 trigger words (data/benign_trigger_eval.txt, and _independent.txt, written by
-a helper that saw none of our data), on hand-written ordinary
+helpers that saw none of our data), on hand-written ordinary
 prompts (data/benign_ordinary_eval.txt) and on everyday chat lines in the
 languages of chatterbot-corpus that training leaves out, none ever trained on; span-level
 PII precision/recall/F1 (exact type, overlapping span) on presidio-research's
