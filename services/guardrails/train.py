@@ -7,9 +7,10 @@ Injection: logistic regression over tf-idf of folded text (word 1-2-grams and
 character 2-5-grams, detectors/injection_features.py), trained on
 the neuralchemy *train* split, the S-Labs *train* split, hand-written and
 generated benign hard negatives (data/benign_trigger_train.txt,
-hard_negatives.py: trigger words, ordinary short prompts), generated attacks
-that use the same verbs, attacks and benign prompts in ten other languages
-(data/*_multilingual_train.txt, hard_negatives.multilingual), and public corpora
+hard_negatives.py: trigger words, ordinary short prompts), generated and
+hand-written (data/attacks_train.txt) attacks that use the same verbs, attacks
+and benign prompts in ten other languages (data/*_multilingual_train.txt,
+hard_negatives.multilingual), and public corpora
 from pinned wheels (public_corpora.py: jailbreaks from the wild, everyday chat in
 22 languages); never on any validation/test split, data/*_eval.txt or the
 held-out chat languages.
@@ -35,6 +36,8 @@ from services.guardrails.detectors.injection_features import TERMS, analyse
 HARD_NEGATIVES = Path(__file__).resolve().parent / "data" / "benign_trigger_train.txt"
 MULTILINGUAL_ATTACKS = HARD_NEGATIVES.parent / "attacks_multilingual_train.txt"
 MULTILINGUAL_BENIGN = HARD_NEGATIVES.parent / "benign_multilingual_train.txt"
+# Hand-written attacks that use the words of the benign trigger-word prompts.
+WRITTEN_ATTACKS = HARD_NEGATIVES.parent / "attacks_train.txt"
 
 
 EXTRA_WEIGHT = 0.6  # our own negatives teach boundaries; they should not swamp the prior
@@ -70,7 +73,7 @@ def injection_training_set() -> tuple[list[str], list[int], list[float], list[st
     evaluation = datasets.benign_multilingual_eval() + datasets.attacks_multilingual_eval()
     negatives["foreign"] = far_from(datasets.lines(MULTILINGUAL_BENIGN) + ml_benign, evaluation)
     own_attacks = {
-        "attacks": hard_negatives.attacks(),
+        "attacks": hard_negatives.attacks() + datasets.lines(WRITTEN_ATTACKS),
         "foreign_attacks": far_from(datasets.lines(MULTILINGUAL_ATTACKS) + ml_attacks, evaluation),
     }
     weights = [1.0] * len(texts)
