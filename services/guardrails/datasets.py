@@ -18,6 +18,9 @@ BENIGN_TRIGGER_EVAL_INDEPENDENT = HERE / "data" / "benign_trigger_eval_independe
 BENIGN_ORDINARY_EVAL = HERE / "data" / "benign_ordinary_eval.txt"
 BENIGN_MULTILINGUAL_EVAL = HERE / "data" / "benign_multilingual_eval.txt"
 ATTACKS_MULTILINGUAL_EVAL = HERE / "data" / "attacks_multilingual_eval.txt"
+# Written by a helper that saw none of our data, in the ten trained languages.
+BENIGN_MULTILINGUAL_EVAL_INDEPENDENT = HERE / "data" / "benign_multilingual_eval_independent.txt"
+ATTACKS_MULTILINGUAL_EVAL_INDEPENDENT = HERE / "data" / "attacks_multilingual_eval_independent.txt"
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +79,19 @@ def attacks_multilingual_eval() -> list[str]:
     return lines(ATTACKS_MULTILINGUAL_EVAL)
 
 
+def benign_multilingual_eval_independent() -> list[str]:
+    return lines(BENIGN_MULTILINGUAL_EVAL_INDEPENDENT)
+
+
+def attacks_multilingual_eval_independent() -> list[str]:
+    return lines(ATTACKS_MULTILINGUAL_EVAL_INDEPENDENT)
+
+
+def attack_eval_sets() -> list[str]:
+    """Every hand-written attack evaluation prompt: training must never see them."""
+    return attacks_multilingual_eval() + attacks_multilingual_eval_independent()
+
+
 def benign_eval_sets() -> list[str]:
     """Every hand-written benign evaluation prompt: training must never see them."""
     return (
@@ -83,6 +99,7 @@ def benign_eval_sets() -> list[str]:
         + benign_trigger_eval_independent()
         + benign_ordinary_eval()
         + benign_multilingual_eval()
+        + benign_multilingual_eval_independent()
     )
 
 

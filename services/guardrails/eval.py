@@ -81,17 +81,24 @@ def eval_injection(guard: Guard, policy: Policy) -> list[str]:
             "benign prompts in 13 other languages, with trigger words",
             datasets.benign_multilingual_eval(),
         ),
+        (
+            "benign prompts in 10 trained languages, with trigger words, by other hands",
+            datasets.benign_multilingual_eval_independent(),
+        ),
     ):
         false_alarms = [t for t in benign if guard.injection.score(t)[0] >= threshold]
         lines.append(
             f"| {name} (n={len(benign)}): FPR | {len(false_alarms) / len(benign):.3f} | | | |"
         )
-    attacks = datasets.attacks_multilingual_eval()
-    caught = sum(guard.injection.score(t)[0] >= threshold for t in attacks)
-    lines.append(
-        f"| attacks in 13 other languages (n={len(attacks)}): recall | "
-        f"| {caught / len(attacks):.3f} | | |"
-    )
+    for name, attacks in (
+        ("attacks in 13 other languages", datasets.attacks_multilingual_eval()),
+        (
+            "attacks in 10 trained languages, by other hands",
+            datasets.attacks_multilingual_eval_independent(),
+        ),
+    ):
+        caught = sum(guard.injection.score(t)[0] >= threshold for t in attacks)
+        lines.append(f"| {name} (n={len(attacks)}): recall | | {caught / len(attacks):.3f} | | |")
     detail = ", ".join(
         f"{cat} {c['flagged']}/{c['n']}" for cat, c in sorted(per_category.items()) if c["n"] >= 5
     )

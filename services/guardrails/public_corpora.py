@@ -130,7 +130,7 @@ def _clean(rows: Iterable[str]) -> list[str]:
 @functools.cache
 def _evaluation_shingles() -> list[set[str]]:
     texts = [e.text for e in datasets.neuralchemy("validation")]
-    texts += datasets.benign_eval_sets() + datasets.attacks_multilingual_eval()
+    texts += datasets.benign_eval_sets() + datasets.attack_eval_sets()
     return [shingles(t) for t in texts]
 
 

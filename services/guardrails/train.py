@@ -70,7 +70,7 @@ def injection_training_set() -> tuple[list[str], list[int], list[float], list[st
     }
     # Attacks and benign prompts in ten other languages: hand-written and seeded.
     ml_attacks, ml_benign = hard_negatives.multilingual()
-    evaluation = datasets.benign_multilingual_eval() + datasets.attacks_multilingual_eval()
+    evaluation = datasets.benign_eval_sets() + datasets.attack_eval_sets()
     negatives["foreign"] = far_from(datasets.lines(MULTILINGUAL_BENIGN) + ml_benign, evaluation)
     own_attacks = {
         "attacks": hard_negatives.attacks() + datasets.lines(WRITTEN_ATTACKS),
