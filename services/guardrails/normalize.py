@@ -54,7 +54,12 @@ _BACKSLASHED = re.compile(r"\\(?=\S)")
 # disguises that were undone.
 _SPLIT = re.compile(r"(?:\\\S){4,}|(?:(?<=\s)|^)(?:\w[ .*_-]){4,}\w\b")
 _MIXED_SCRIPT = re.compile(f"[A-Za-z][{re.escape(_LOOKALIKES)}]|[{re.escape(_LOOKALIKES)}][A-Za-z]")
-_LEET_INSIDE = re.compile(r"[a-z][0-9@$|!+]+[a-z]", re.IGNORECASE)
+_LEET_INSIDE = re.compile(r"[a-z][013-9@$!]+[a-z]", re.IGNORECASE)
+# Not leetspeak though letters and digits mix: e-mail addresses, URLs, and hex ids,
+# hashes and UUID parts. "2" ("b2b", "e2e"), "|" and "+" (code) are not counted either.
+_ADDRESS = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+|\S*(?:://|www\.)\S*", re.IGNORECASE)
+_PART = re.compile(r"[^\s\-_/.:,;()\[\]{}<>\"'=]+")
+_HEX_ID = re.compile(r"[0-9a-f]+", re.IGNORECASE)
 # Full-width forms, mathematical alphanumerics, circled, squared and parenthesised letters.
 _STYLED = re.compile("[\uff01-\uff5e\U0001d400-\U0001d7ff\u2460-\u24ff\U0001f130-\U0001f189]")
 
@@ -136,7 +141,7 @@ def disguises(text: str, payload: bool) -> list[str]:
     found = ["payload"] if payload else []
     if _SPLIT.search(text):
         found.append("split")
-    if _LEET_INSIDE.search(text):
+    if _has_leet(text):
         found.append("leet")
     if not text.isascii():
         if _INVISIBLE.search(text):
@@ -146,3 +151,10 @@ def disguises(text: str, payload: bool) -> list[str]:
         if _STYLED.search(text):
             found.append("styled")
     return found
+
+
+def _has_leet(text: str) -> bool:
+    for part in _PART.findall(_ADDRESS.sub(" ", text)):
+        if _LEET_INSIDE.search(part) and not _HEX_ID.fullmatch(part):
+            return True
+    return False
