@@ -107,7 +107,11 @@ def test_json_schema() -> None:
     )
     assert output_checks.json_schema('{"a": 3}', schema) == []
     assert output_checks.json_schema('```json\n{"a": 3}\n```', schema) == []
-    assert "at a" in output_checks.json_schema('{"a": "x"}', schema)[0].message
+    [wrong_type] = output_checks.json_schema('{"a": "secret-value"}', schema)
+    # What the schema wanted, never the output's value.
+    assert wrong_type.message == 'schema violation at a: type "integer" not met'
+    [missing] = output_checks.json_schema('{"b": 1}', schema)
+    assert missing.message == 'schema violation at (root): missing required "a"'
     assert "not JSON" in output_checks.json_schema("not json", schema)[0].message
     with pytest.raises(ValueError):
         output_checks.parse_schema('{"type": 12}')

@@ -122,7 +122,19 @@ def json_schema(text: str, schema: dict[str, Any]) -> list[Finding]:
                 len(text),
                 1.0,
                 "output.json_schema",
-                f"schema violation at {where}: {error.validator} failed",
+                f"schema violation at {where}: {_expected(error)}",
             )
         )
     return found
+
+
+def _expected(error: jsonschema.ValidationError) -> str:
+    """What the schema asked for, in the schema's own terms: the output's values stay
+    out of the message (jsonschema's own messages quote them)."""
+    if error.validator == "required" and isinstance(error.instance, dict):
+        missing = [name for name in error.validator_value if name not in error.instance]
+        return "missing required " + ", ".join(json.dumps(name) for name in missing)
+    wanted = json.dumps(error.validator_value)
+    if len(wanted) > 60:
+        wanted = wanted[:57] + "..."
+    return f"{error.validator} {wanted} not met"
