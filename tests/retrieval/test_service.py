@@ -56,8 +56,11 @@ def test_embed_returns_normalised_vectors(client):
     assert response.dimension == 384 and response.model == "all-MiniLM-L6-v2"
     vectors = [list(e.values) for e in response.embeddings]
     assert all(math.isclose(sum(v * v for v in vec), 1.0, rel_tol=1e-4) for vec in vectors)
-    assert vectors[0] == vectors[1]
-    assert vectors[0] != vectors[2]
+    # Same text, same vector up to float rounding (BLAS may sum a row differently by its
+    # place in the batch); a different text is far off.
+    same = zip(vectors[0], vectors[1], strict=True)
+    assert all(math.isclose(a, b, abs_tol=1e-6) for a, b in same)
+    assert sum(a * b for a, b in zip(vectors[0], vectors[2], strict=True)) < 0.9
 
 
 def test_reingest_is_idempotent(client, tenant):
