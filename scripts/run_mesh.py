@@ -100,7 +100,16 @@ def stop_all(processes: dict[str, subprocess.Popen[bytes]]) -> None:
             process.kill()
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> None:
+    # Ctrl-C and `kill` both drain the mesh. Set explicitly: a shell that starts us in the
+    # background without job control leaves SIGINT ignored, and Python then never raises
+    # KeyboardInterrupt (the mesh would run on after Ctrl-C or the test's SIGINT).
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--var-dir", type=Path, default=ROOT / "var", help="state and logs")
     var = parser.parse_args().var_dir.resolve()
