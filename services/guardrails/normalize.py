@@ -60,6 +60,7 @@ _LEET_INSIDE = re.compile(r"[a-z][013-9@$!]+[a-z]", re.IGNORECASE)
 _ADDRESS = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+|\S*(?:://|www\.)\S*", re.IGNORECASE)
 _PART = re.compile(r"[^\s\-_/.:,;()\[\]{}<>\"'=]+")
 _HEX_ID = re.compile(r"[0-9a-f]+", re.IGNORECASE)
+_TOKEN = re.compile(r"\S+")
 # Full-width forms, mathematical alphanumerics, circled, squared and parenthesised letters.
 _STYLED = re.compile("[\uff01-\uff5e\U0001d400-\U0001d7ff\u2460-\u24ff\U0001f130-\U0001f189]")
 
@@ -154,7 +155,15 @@ def disguises(text: str, payload: bool) -> list[str]:
 
 
 def _has_leet(text: str) -> bool:
-    for part in _PART.findall(_ADDRESS.sub(" ", text)):
-        if _LEET_INSIDE.search(part) and not _HEX_ID.fullmatch(part):
+    """Letters around leet characters inside a word that is no address, id or hash."""
+    for match in _LEET_INSIDE.finditer(text):
+        start = match.start()
+        while start > 0 and not text[start - 1].isspace():
+            start -= 1
+        token = _TOKEN.match(text, start)
+        if token is None or _ADDRESS.search(token.group()):
+            continue
+        parts = _PART.findall(token.group())
+        if any(_LEET_INSIDE.search(part) and not _HEX_ID.fullmatch(part) for part in parts):
             return True
     return False
