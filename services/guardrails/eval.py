@@ -55,7 +55,7 @@ def eval_injection(guard: Guard, policy: Policy) -> list[str]:
     tp = fp = tn = fn = 0
     per_category: dict[str, Counter[str]] = defaultdict(Counter)
     for example in rows:
-        flagged = guard.injection.score(example.text)[0] >= threshold
+        flagged = guard.injection.score(example.text) >= threshold
         per_category[example.category]["n"] += 1
         per_category[example.category]["flagged"] += flagged
         if example.label:
@@ -86,7 +86,7 @@ def eval_injection(guard: Guard, policy: Policy) -> list[str]:
             datasets.benign_multilingual_eval_independent(),
         ),
     ):
-        false_alarms = [t for t in benign if guard.injection.score(t)[0] >= threshold]
+        false_alarms = [t for t in benign if guard.injection.score(t) >= threshold]
         lines.append(
             f"| {name} (n={len(benign)}): FPR | {len(false_alarms) / len(benign):.3f} | | | |"
         )
@@ -97,7 +97,7 @@ def eval_injection(guard: Guard, policy: Policy) -> list[str]:
             datasets.attacks_multilingual_eval_independent(),
         ),
     ):
-        caught = sum(guard.injection.score(t)[0] >= threshold for t in attacks)
+        caught = sum(guard.injection.score(t) >= threshold for t in attacks)
         lines.append(f"| {name} (n={len(attacks)}): recall | | {caught / len(attacks):.3f} | | |")
     detail = ", ".join(
         f"{cat} {c['flagged']}/{c['n']}" for cat, c in sorted(per_category.items()) if c["n"] >= 5

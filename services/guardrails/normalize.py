@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import html
 import re
 import unicodedata
@@ -79,7 +80,9 @@ def _readable(raw: bytes) -> str | None:
     return decoded
 
 
-def decoded_payloads(text: str) -> list[str]:
+# Cached for the last few texts: a flagged text is decoded again to name its disguises.
+@functools.lru_cache(maxsize=4)
+def decoded_payloads(text: str) -> tuple[str, ...]:
     """Readable text hidden in base64, hex, HTML entities, URL escapes or tag characters."""
     out: list[str] = []
     if "&#" in text or "&x" in text:
@@ -109,7 +112,7 @@ def decoded_payloads(text: str) -> list[str]:
         readable = _readable(raw)
         if readable:
             out.append(readable)
-    return out
+    return tuple(out)
 
 
 def fold(text: str) -> str:
@@ -128,18 +131,19 @@ def fold(text: str) -> str:
     return _SPACED.sub(lambda m: re.sub(r"[\\ .*_-]", "", m.group()), text)
 
 
-def normalize_with_disguises(text: str) -> tuple[str, list[str]]:
-    """What the injection classifier reads (the folded text plus decoded payloads),
-    and the names of the disguises that were undone."""
+def normalize(text: str) -> str:
+    """What the injection classifier reads: the folded text plus its decoded payloads."""
     folded = fold(text)
     payloads = decoded_payloads(text)
     if payloads:
         folded += "\n" + "\n".join(fold(p) for p in payloads)
-    return folded, disguises(text, bool(payloads))
+    return folded
 
 
-def disguises(text: str, payload: bool) -> list[str]:
-    found = ["payload"] if payload else []
+def disguises(text: str) -> list[str]:
+    """The disguises that folding and decoding undo in this text. Only a finding's
+    message names them, so they are looked for only once a text is flagged."""
+    found = ["payload"] if decoded_payloads(text) else []
     if _SPLIT.search(text):
         found.append("split")
     if _has_leet(text):

@@ -31,7 +31,8 @@ from typing import Any
 
 from services.guardrails import datasets, hard_negatives, public_corpora
 from services.guardrails.detectors.injection import MODEL_PATH
-from services.guardrails.detectors.injection_features import TERMS, analyse
+from services.guardrails.detectors.injection_features import TERMS
+from services.guardrails.normalize import normalize
 
 HARD_NEGATIVES = Path(__file__).resolve().parent / "data" / "benign_trigger_train.txt"
 MULTILINGUAL_ATTACKS = HARD_NEGATIVES.parent / "attacks_multilingual_train.txt"
@@ -244,7 +245,7 @@ def cross_validate() -> None:
     import numpy as np
 
     texts, labels, sample_weight, groups = injection_training_set()
-    normalized = np.asarray([analyse(t)[0] for t in texts], dtype=object)
+    normalized = np.asarray([normalize(t) for t in texts], dtype=object)
     y, w, g = np.asarray(labels), np.asarray(sample_weight), np.asarray(groups)
     fold = np.asarray(cv_folds(texts, labels, groups))
     nc = g == "neuralchemy"
@@ -318,7 +319,7 @@ def train_injection() -> None:
 
     started = time.perf_counter()
     texts, labels, sample_weight, _ = injection_training_set()
-    normalized = [analyse(t)[0] for t in texts]
+    normalized = [normalize(t) for t in texts]
     fitted = fit_terms(normalized)
     matrix = term_matrix(fitted, normalized)
     model = _fit(*MODEL, matrix, np.asarray(labels), np.asarray(sample_weight))

@@ -18,12 +18,13 @@ from pathlib import Path
 import numpy as np
 
 from services.guardrails.detectors.injection_features import (
-    analyse,
     char_term_hashes,
+    cues,
     term_hash,
     word_terms,
 )
 from services.guardrails.findings import JAILBREAK, PROMPT_INJECTION, Finding
+from services.guardrails.normalize import normalize
 
 MODEL_PATH = Path(__file__).resolve().parent.parent / "data" / "injection_model.json.gz"
 
@@ -102,24 +103,29 @@ class InjectionDetector:
     def __init__(self, model: TfidfModel) -> None:
         self.model = model
 
-    def score(self, text: str) -> tuple[float, list[str]]:
-        normalized, cues = analyse(text)
-        return self.model.probability(normalized), cues
+    def score(self, text: str) -> float:
+        return self._score(text)[0]
+
+    def _score(self, text: str) -> tuple[float, str]:
+        normalized = normalize(text)
+        return self.model.probability(normalized), normalized
 
     def detect(self, text: str, threshold: float, *, document: bool = False) -> list[Finding]:
         if not text.strip():
             return []
-        probability, cues = self.score(text)
+        probability, normalized = self._score(text)
         start, end = 0, len(text)
         if document and probability < threshold and len(text) >= WINDOW_MIN_CHARS:
             for w_start, w_end in windows(text):
-                p, c = self.score(text[w_start:w_end])
+                p, n = self._score(text[w_start:w_end])
                 if p > probability:
-                    probability, cues, start, end = p, c, w_start, w_end
+                    probability, normalized, start, end = p, n, w_start, w_end
         if probability < threshold:
             return []
-        kind = JAILBREAK if "persona" in cues else PROMPT_INJECTION
+        # Cues only name what was found: worked out for flagged text alone.
+        found = cues(text[start:end], normalized)
+        kind = JAILBREAK if "persona" in found else PROMPT_INJECTION
         detector = "injection.document" if document else "injection.classifier"
-        why = ", ".join(cues) if cues else "classifier"
+        why = ", ".join(found) if found else "classifier"
         what = "instructions aimed at the model in a document" if document else kind.lower()
         return [Finding(kind, start, end, round(probability, 4), detector, f"{what} ({why})")]

@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from services.guardrails.normalize import normalize_with_disguises
+from services.guardrails.normalize import disguises
 
 # Words in any script (a Cyrillic or accented word is one word, not a bag of letters);
 # any other non-space character, the underscore too ("ignore_all_rules"), is a token
@@ -148,10 +148,10 @@ def char_term_hashes(normalized: str) -> np.ndarray:
 TERMS: dict[str, Callable[[str], list[str]]] = {"words": word_terms, "chars": char_terms}
 
 
-def analyse(text: str) -> tuple[str, list[str]]:
-    """The normalized text and its cues: instruction families and undone disguises."""
-    normalized, disguises = normalize_with_disguises(text)
-    return normalized, cue_names(normalized) + ["disguise:" + name for name in disguises]
+def cues(text: str, normalized: str) -> list[str]:
+    """What a finding names: the instruction families in the normalized text and the
+    disguises undone in the raw one."""
+    return cue_names(normalized) + ["disguise:" + name for name in disguises(text)]
 
 
 # A cue's pattern can only match if one of these words is present: cheap
