@@ -21,6 +21,8 @@ ATTACKS_MULTILINGUAL_EVAL = HERE / "data" / "attacks_multilingual_eval.txt"
 # Written by a helper that saw none of our data, in the ten trained languages.
 BENIGN_MULTILINGUAL_EVAL_INDEPENDENT = HERE / "data" / "benign_multilingual_eval_independent.txt"
 ATTACKS_MULTILINGUAL_EVAL_INDEPENDENT = HERE / "data" / "attacks_multilingual_eval_independent.txt"
+# Harmless prompts that only look harmful (persona framings, dangerous words), by other hands.
+BENIGN_LOOKALIKE_EVAL_INDEPENDENT = HERE / "data" / "benign_lookalike_eval_independent.txt"
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +89,10 @@ def attacks_multilingual_eval_independent() -> list[str]:
     return lines(ATTACKS_MULTILINGUAL_EVAL_INDEPENDENT)
 
 
+def benign_lookalike_eval_independent() -> list[str]:
+    return lines(BENIGN_LOOKALIKE_EVAL_INDEPENDENT)
+
+
 def attack_eval_sets() -> list[str]:
     """Every hand-written attack evaluation prompt: training must never see them."""
     return attacks_multilingual_eval() + attacks_multilingual_eval_independent()
@@ -100,6 +106,7 @@ def benign_eval_sets() -> list[str]:
         + benign_ordinary_eval()
         + benign_multilingual_eval()
         + benign_multilingual_eval_independent()
+        + benign_lookalike_eval_independent()
     )
 
 

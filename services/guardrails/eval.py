@@ -6,7 +6,8 @@ Prints, per category: precision, recall, F1 and balanced accuracy of the
 injection/jailbreak classifier on the neuralchemy validation split (never
 trained on); the false-positive rate on hand-written benign prompts full of
 trigger words (data/benign_trigger_eval.txt, and _independent.txt, written by
-helpers that saw none of our data), on hand-written ordinary
+helpers that saw none of our data), on harmless prompts that only look harmful
+(data/benign_lookalike_eval_independent.txt, by such helpers), on hand-written ordinary
 prompts (data/benign_ordinary_eval.txt) and on everyday chat lines in the
 languages of chatterbot-corpus that training leaves out, none ever trained on; span-level
 PII precision/recall/F1 (exact type, overlapping span) on presidio-research's
@@ -74,6 +75,10 @@ def eval_injection(guard: Guard, policy: Policy) -> list[str]:
         (
             "benign prompts with trigger words, written by other hands",
             datasets.benign_trigger_eval_independent(),
+        ),
+        (
+            "benign prompts that only look harmful (personas, dangerous words), by other hands",
+            datasets.benign_lookalike_eval_independent(),
         ),
         ("ordinary prompts, short ones too", datasets.benign_ordinary_eval()),
         (f"chat lines in untrained languages ({languages})", public_corpora.held_out_chat()),
