@@ -63,7 +63,7 @@ class _Call:
     async def fail(self, exc: BaseException) -> None:
         """Turn an exception into the call's status; always raises."""
         if isinstance(exc, asyncio.CancelledError):
-            self.code = grpc.StatusCode.CANCELLED
+            self.code = self.cancelled_code()
             raise exc
         if isinstance(exc, aio.AbortError):
             # The handler aborted by itself; its code is already set.
@@ -78,6 +78,14 @@ class _Call:
             error = errors.internal_error(self.request_id)
         self.code = error.code
         await self.context.abort_with_status(errors.to_grpc_status(error))
+
+    def cancelled_code(self) -> grpc.StatusCode:
+        """grpc cancels the handler both when the client goes away and when the deadline
+        passes; operators alert on the second, so it is counted as what it is."""
+        remaining = self.context.time_remaining()
+        if remaining is not None and remaining <= 0:
+            return grpc.StatusCode.DEADLINE_EXCEEDED
+        return grpc.StatusCode.CANCELLED
 
     def finish(self) -> None:
         elapsed = time.perf_counter() - self.started
@@ -147,8 +155,8 @@ def _wrap_stream_response(
             # generator and the event loop closes it. Nothing can be sent any more (an
             # abort here fails inside grpc), so the handler's generator is closed (by
             # `aclosing`, releasing its downstream calls at once) and the call is
-            # counted as cancelled.
-            call.code = grpc.StatusCode.CANCELLED
+            # counted as cancelled (or as the deadline passing).
+            call.code = call.cancelled_code()
             raise
         except BaseException as exc:
             await call.fail(exc)

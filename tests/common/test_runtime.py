@@ -162,6 +162,21 @@ def test_stream_cancelled_by_the_client_is_cancelled_not_a_bug(service):
     assert not bugs, bugs[0]
 
 
+def test_a_call_past_its_deadline_is_counted_as_deadline_exceeded(service):
+    """grpc cancels the handler when the deadline passes; the log and the metric say
+    DEADLINE_EXCEEDED, which operators alert on, not CANCELLED (a client going away)."""
+    with pytest.raises(grpc.RpcError) as raised:
+        generate(service.target, "sleep:2", metadata=[("x-request-id", "late-1")], timeout=0.3)
+    assert raised.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    deadline = time.monotonic() + 10
+    while not [line for line in service.logs("rpc") if line.get("request_id") == "late-1"]:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    (line,) = [line for line in service.logs("rpc") if line.get("request_id") == "late-1"]
+    assert line["code"] == "DEADLINE_EXCEEDED"
+    assert 'grpc_code="DEADLINE_EXCEEDED",grpc_method="Generate"' in service.metrics_text()
+
+
 def test_sigterm_drains_in_flight_call():
     running = echo({"AIMESH_ECHO_DRAIN_DELAY_SECONDS": "0.5"}).start()
     try:
