@@ -71,7 +71,10 @@ class GuardrailsServicer(guardrails_pb2_grpc.GuardrailsServiceServicer):
                 raise InvalidArgument("json_schema", str(exc)) from None
         checks = OutputChecks(request.system_prompt, request.canary, schema)
         guard = self._guard()
-        report = await self._run(len(text), lambda: guard.check_output(text, policy, checks))
+        try:
+            report = await self._run(len(text), lambda: guard.check_output(text, policy, checks))
+        except output_checks.SchemaUnusable as exc:
+            raise InvalidArgument("json_schema", str(exc)) from None
         return pb.CheckOutputResponse(**_report_fields(report))
 
     async def RedactStream(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import http.server
 import json
+import threading
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -202,6 +204,34 @@ async def test_bad_input_names_field(stub: pb_grpc.GuardrailsServiceStub) -> Non
         await call
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert await bad_request_fields(call) == ["json_schema"]
+
+
+async def test_remote_schema_ref_is_refused(
+    stub: pb_grpc.GuardrailsServiceStub,
+) -> None:
+    fetched: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            fetched.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b'{"type": "integer"}')
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/schema.json"
+        request = pb.CheckOutputRequest(text="{}", json_schema=json.dumps({"$ref": url}))
+        call = stub.CheckOutput(request, timeout=10)
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await call
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert await bad_request_fields(call) == ["json_schema"]
+    assert fetched == []
 
 
 async def test_invalid_utf8_from_raw_client(service: ServiceProcess) -> None:

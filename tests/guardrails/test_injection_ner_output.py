@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import base64
+import json
 
 import pytest
 
@@ -85,6 +86,10 @@ def test_canary() -> None:
     assert output_checks.canary("the token is ZX-CANARY-91 ok", "ZX-CANARY-91")[0].start == 13
     assert output_checks.canary("z x c a n a r y 9 1", "ZXCANARY91")[0].score == 0.9
     assert output_checks.canary("nothing here", "ZX-CANARY-91") == []
+    # "İ".lower() is two code points: offsets must still index the text itself.
+    text = "İİİ Sure! The token is ZEBRA-7781-QX ok."
+    (found,) = output_checks.canary(text, "zebra-7781-qx")
+    assert text[found.start : found.end] == "ZEBRA-7781-QX"
 
 
 def test_system_prompt_leak() -> None:
@@ -99,6 +104,10 @@ def test_system_prompt_leak() -> None:
         == "never discuss pricing with customers under any circumstance"
     )
     assert output_checks.system_prompt_leak("Pricing starts at $10 per month.", prompt) == []
+    # A short prompt copied whole, after a character whose lower case is longer.
+    text = "İstanbul: you are a pirate."
+    (short,) = output_checks.system_prompt_leak(text, "You are a pirate.")
+    assert text[short.start : short.end] == "you are a pirate."
 
 
 def test_json_schema() -> None:
@@ -115,6 +124,20 @@ def test_json_schema() -> None:
     assert "not JSON" in output_checks.json_schema("not json", schema)[0].message
     with pytest.raises(ValueError):
         output_checks.parse_schema('{"type": 12}')
+
+
+def test_json_schema_refs_are_never_fetched() -> None:
+    """A $ref is followed within the schema; one that points elsewhere (a URL the service
+    would fetch for the caller) or nowhere makes the schema unusable, a client error."""
+    local = output_checks.parse_schema(
+        '{"$defs": {"n": {"type": "integer"}}, "properties": {"a": {"$ref": "#/$defs/n"}}}'
+    )
+    [violation] = output_checks.json_schema('{"a": "x"}', local)
+    assert violation.message == 'schema violation at a: type "integer" not met'
+    for ref in ("http://127.0.0.1:9/schema.json", "#/definitions/missing"):
+        schema = output_checks.parse_schema(json.dumps({"$ref": ref}))
+        with pytest.raises(output_checks.SchemaUnusable, match="does not resolve"):
+            output_checks.json_schema('{"a": 1}', schema)
 
 
 def test_instruction_planted_in_long_document(guard: Guard, policy: Policy) -> None:

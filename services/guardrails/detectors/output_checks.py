@@ -7,6 +7,8 @@ import re
 from typing import Any
 
 import jsonschema
+from jsonschema_specifications import REGISTRY as SPECIFICATIONS
+from referencing.exceptions import Unresolvable
 
 from services.guardrails.findings import CANARY_LEAK, JSON_SCHEMA, SYSTEM_PROMPT_LEAK, Finding
 
@@ -18,19 +20,16 @@ SHINGLE = 6  # words; a run this long copied from the system prompt is a leak
 def canary(text: str, token: str) -> list[Finding]:
     if not token:
         return []
-    found = []
-    lowered, needle = text.lower(), token.lower()
-    start = lowered.find(needle)
-    while start != -1:
-        end = start + len(token)
-        found.append(
-            Finding(CANARY_LEAK, start, end, 1.0, "output.canary", "canary token in output")
-        )
-        start = lowered.find(needle, end)
+    # Matched case-insensitively in the text itself: offsets into a lower-cased copy
+    # would drift after a character whose lower case is longer ("İ" -> "i̇").
+    found = [
+        Finding(CANARY_LEAK, m.start(), m.end(), 1.0, "output.canary", "canary token in output")
+        for m in re.finditer(re.escape(token), text, re.IGNORECASE)
+    ]
     if not found:
         # The model may space or punctuate the token out: compare alphanumerics only.
-        squeezed = re.sub(r"[\W_]+", "", needle)
-        if len(squeezed) >= 8 and squeezed in re.sub(r"[\W_]+", "", lowered):
+        squeezed = re.sub(r"[\W_]+", "", token.lower())
+        if len(squeezed) >= 8 and squeezed in re.sub(r"[\W_]+", "", text.lower()):
             found.append(
                 Finding(CANARY_LEAK, 0, len(text), 0.9, "output.canary", "canary token, disguised")
             )
@@ -42,11 +41,15 @@ def system_prompt_leak(text: str, system_prompt: str, min_words: int = SHINGLE) 
     prompt_words = [w.lower() for w in _WORDS.findall(system_prompt)]
     if len(prompt_words) < min_words:
         # A very short prompt: only a verbatim copy of all of it counts.
-        start = text.lower().find(system_prompt.strip().lower()) if system_prompt.strip() else -1
-        if start == -1 or not prompt_words:
+        copy = re.search(re.escape(system_prompt.strip()), text, re.IGNORECASE)
+        if copy is None or not prompt_words:
             return []
-        end = start + len(system_prompt.strip())
-        return [Finding(SYSTEM_PROMPT_LEAK, start, end, 0.9, "output.leak", "system prompt copied")]
+        return [
+            Finding(
+                SYSTEM_PROMPT_LEAK, copy.start(), copy.end(), 0.9, "output.leak",
+                "system prompt copied",
+            )
+        ]  # fmt: skip
     shingles = {
         tuple(prompt_words[i : i + min_words]) for i in range(len(prompt_words) - min_words + 1)
     }
@@ -83,6 +86,10 @@ def system_prompt_leak(text: str, system_prompt: str, min_words: int = SHINGLE) 
     return found
 
 
+class SchemaUnusable(ValueError):
+    """The caller's schema cannot be applied (a $ref that does not resolve)."""
+
+
 def parse_schema(schema_text: str) -> dict[str, Any]:
     """The schema, or ValueError with a reason fit for a client."""
     try:
@@ -110,8 +117,16 @@ def json_schema(text: str, schema: dict[str, Any]) -> list[Finding]:
         return [
             Finding(JSON_SCHEMA, 0, len(text), 1.0, "output.json_schema", f"not JSON: {exc.msg}")
         ]
-    validator = jsonschema.validators.validator_for(schema)(schema)
-    errors = sorted(validator.iter_errors(value), key=lambda e: list(e.absolute_path))
+    # The registry holds only the drafts' meta-schemas: a $ref is followed within the
+    # caller's schema or to a meta-schema, never fetched (without a registry jsonschema
+    # fetches remote refs: a caller could make the service request any URL, and wait on it).
+    validator = jsonschema.validators.validator_for(schema)(schema, registry=SPECIFICATIONS)
+    try:
+        errors = sorted(validator.iter_errors(value), key=lambda e: list(e.absolute_path))
+    except Unresolvable as exc:
+        raise SchemaUnusable(
+            f"$ref {exc.ref!r} does not resolve: only references within the schema are followed"
+        ) from None
     found = []
     for error in errors[:10]:
         where = "/".join(str(p) for p in error.absolute_path) or "(root)"
