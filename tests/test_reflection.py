@@ -6,7 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import grpc
 import pytest
+from grpc_reflection.v1alpha import reflection_pb2
 
 from services.retrieval.settings import RetrievalSettings
 from tests.support import ServiceProcess
@@ -45,3 +47,19 @@ def test_grpcurl_lists_the_service(name, tmp_path):
         )
         assert described.returncode == 0, described.stderr
         assert "rpc " in described.stdout
+        # Clients that speak only reflection v1 find the API too.
+        assert APIS[name] in listed_by_reflection_v1(running.target)
+
+
+def listed_by_reflection_v1(target: str) -> set[str]:
+    """`list_services` over grpc.reflection.v1 (its messages are v1alpha's, field for field)."""
+    with grpc.insecure_channel(target) as channel:
+        info = channel.stream_stream(
+            "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+            request_serializer=reflection_pb2.ServerReflectionRequest.SerializeToString,
+            response_deserializer=reflection_pb2.ServerReflectionResponse.FromString,
+        )
+        (response,) = info(
+            iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=30
+        )
+    return {service.name for service in response.list_services_response.service}

@@ -14,9 +14,10 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol, TypeVar
 
+import grpc
 from grpc import aio
 from grpc_health.v1 import health, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
+from grpc_reflection.v1alpha import reflection, reflection_pb2, reflection_pb2_grpc
 
 from services.common import tls
 from services.common.health import NOT_SERVING, Check, Readiness
@@ -103,9 +104,7 @@ async def serve(app: App, settings: ServiceSettings, stop: asyncio.Event | None 
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     app.register(server)
-    reflection.enable_server_reflection(
-        [*app.service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], server
-    )
+    _enable_reflection(server, [*app.service_names, health.SERVICE_NAME])
     readiness = Readiness(health_servicer, app.service_names, app.checks())
     await readiness.set_all(NOT_SERVING)
 
@@ -174,3 +173,22 @@ def main(settings_class: type[S], make_app: Callable[[S], App]) -> None:
     app = make_app(settings)
     configure_logging(app.name, settings.log_level)
     asyncio.run(serve(app, settings))
+
+
+REFLECTION_V1 = "grpc.reflection.v1.ServerReflection"
+
+
+def _enable_reflection(server: aio.Server, service_names: Sequence[str]) -> None:
+    """Server reflection as v1alpha and as v1. grpcio-reflection serves only v1alpha
+    (grpc/grpc#38576), while newer clients (grpcurl >= 1.9, Postman) ask v1 first; v1 is
+    v1alpha under a new name, message for message, so one servicer answers both."""
+    servicer = reflection.aio.ReflectionServicer([*service_names, reflection.SERVICE_NAME])
+    reflection_pb2_grpc.add_ServerReflectionServicer_to_server(servicer, server)
+    info = grpc.stream_stream_rpc_method_handler(
+        servicer.ServerReflectionInfo,
+        request_deserializer=reflection_pb2.ServerReflectionRequest.FromString,
+        response_serializer=reflection_pb2.ServerReflectionResponse.SerializeToString,
+    )
+    server.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler(REFLECTION_V1, {"ServerReflectionInfo": info}),)
+    )
