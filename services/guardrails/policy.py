@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from services.guardrails import findings as f
 from services.guardrails.findings import Action
@@ -85,6 +85,14 @@ class TenantPolicyFile(BaseModel):
     disabled_detectors: list[Literal[DETECTORS]] = []  # type: ignore[valid-type]
     min_score: float = Field(0.0, ge=0, le=1)
     injection_threshold: float | None = Field(None, gt=0, lt=1)
+
+    @field_validator("actions")
+    @classmethod
+    def _known_types(cls, actions: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(actions) - set(DEFAULT_ACTIONS))
+        if unknown:
+            raise ValueError(f"unknown finding type {unknown[0]!r}")
+        return actions
 
 
 class PolicyFile(BaseModel):

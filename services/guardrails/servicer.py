@@ -15,7 +15,7 @@ from services.common.errors import InvalidArgument, PermissionDenied, Unavailabl
 from services.guardrails.detectors import output_checks
 from services.guardrails.findings import Action, Finding, Report
 from services.guardrails.guard import Guard, OutputChecks
-from services.guardrails.policy import DETECTORS, Policy, PolicyStore
+from services.guardrails.policy import DEFAULT_ACTIONS, DETECTORS, Policy, PolicyStore
 from services.guardrails.settings import GuardrailsSettings
 from services.guardrails.stream import StreamBlocked, StreamRedactor
 
@@ -128,6 +128,12 @@ class GuardrailsServicer(guardrails_pb2_grpc.GuardrailsServiceServicer):
             return base
         actions: dict[str, Action] = {}
         for name, value in message.actions.items():
+            if name not in DEFAULT_ACTIONS:
+                # A misspelt type would otherwise be ignored and its default kept.
+                raise InvalidArgument(
+                    f"policy.actions[{name}]",
+                    f"unknown finding type; known: {', '.join(sorted(DEFAULT_ACTIONS))}",
+                )
             if value not in pb.Action.values():
                 raise InvalidArgument(f"policy.actions[{name}]", f"unknown Action value {value}")
             actions[name] = Action(value)

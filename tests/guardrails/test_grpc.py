@@ -181,6 +181,11 @@ async def test_redact_stream_releases_early(stub: pb_grpc.GuardrailsServiceStub)
             pb.CheckInputRequest(text="hi", policy=pb.Policy(actions={"PERSON": 9})),  # type: ignore[dict-item]
             "policy.actions[PERSON]",
         ),
+        (
+            # A misspelt finding type is refused, not ignored.
+            pb.CheckInputRequest(text="hi", policy=pb.Policy(actions={"EMAIL_ADDRES": 1})),  # type: ignore[dict-item]
+            "policy.actions[EMAIL_ADDRES]",
+        ),
         (pb.CheckInputRequest(text="hi", source=7), "source"),  # type: ignore[arg-type]
     ],
 )

@@ -74,3 +74,6 @@ def test_bad_policy_file(tmp_path: Path, policy: Policy) -> None:
     path.write_text(json.dumps({"tenants": {"acme": {"actions": {"PERSON": "SHRED"}}}}))
     with pytest.raises(ValidationError):
         PolicyStore.load(policy, path)
+    path.write_text(json.dumps({"tenants": {"acme": {"actions": {"EMAIL_ADDRES": "REPORT"}}}}))
+    with pytest.raises(ValidationError, match="unknown finding type 'EMAIL_ADDRES'"):
+        PolicyStore.load(policy, path)
