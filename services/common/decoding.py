@@ -77,10 +77,14 @@ def bad_utf8_field(descriptor: Descriptor, data: bytes, path: str = "") -> str |
     return None
 
 
-def invalid_request(request: Undecodable, descriptor: Descriptor | None) -> InvalidArgument:
+def invalid_request(
+    request: Undecodable, descriptor: Descriptor | None, path: str = ""
+) -> InvalidArgument:
+    """INVALID_ARGUMENT naming the bad field; `path` prefixes it ("requests[2].") in a stream."""
+    whole = path.rstrip(".") or "request"
     if descriptor is None:
-        return InvalidArgument("request", "is not a valid message")
-    field = bad_utf8_field(descriptor, request.data)
+        return InvalidArgument(whole, "is not a valid message")
+    field = bad_utf8_field(descriptor, request.data, path)
     if field:
         return InvalidArgument(field, "must be valid UTF-8")
-    return InvalidArgument("request", f"is not a valid {descriptor.full_name}")
+    return InvalidArgument(whole, f"is not a valid {descriptor.full_name}")

@@ -105,9 +105,11 @@ def _checked(request_or_iterator: Any, descriptor: Descriptor | None) -> Any:
     if hasattr(request_or_iterator, "__aiter__"):
 
         async def checked_stream() -> AsyncIterator[Any]:
+            index = 0
             async for request in request_or_iterator:
                 if isinstance(request, Undecodable):
-                    raise invalid_request(request, descriptor)
+                    raise invalid_request(request, descriptor, f"requests[{index}].")
+                index += 1
                 yield request
 
         return checked_stream()

@@ -5,35 +5,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Mapping
 
-import grpc
-from google.protobuf.message import DecodeError
 from grpc import aio
 
 from aimesh.guardrails.v1 import guardrails_pb2 as pb
+from aimesh.guardrails.v1 import guardrails_pb2_grpc
 from services.common.health import Check
 from services.guardrails.loader import load_guard
 from services.guardrails.policy import Policy, PolicyStore
-from services.guardrails.servicer import GuardrailsServicer, MalformedRequest
+from services.guardrails.servicer import GuardrailsServicer
 from services.guardrails.settings import GuardrailsSettings
 
 log = logging.getLogger(__name__)
 SERVICE = pb.DESCRIPTOR.services_by_name["GuardrailsService"].full_name
-
-
-def _lenient(parse: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
-    """Parse a request, turning undecodable bytes into a MalformedRequest instead
-    of the bare INTERNAL grpc would answer for a deserializer error."""
-
-    def deserialize(data: bytes) -> Any:
-        try:
-            return parse(data)
-        except (DecodeError, UnicodeDecodeError, ValueError):
-            return MalformedRequest("not a valid message (for example, invalid UTF-8 in a string)")
-
-    return deserialize
 
 
 def _load_policies(base: Policy, settings: GuardrailsSettings) -> PolicyStore:
@@ -60,24 +45,9 @@ class GuardrailsApp:
     def register(self, server: aio.Server) -> None:
         servicer = GuardrailsServicer(self.settings, self.policies)
         self.servicer = servicer
-        handlers = {
-            "CheckInput": grpc.unary_unary_rpc_method_handler(
-                servicer.CheckInput,
-                request_deserializer=_lenient(pb.CheckInputRequest.FromString),
-                response_serializer=pb.CheckInputResponse.SerializeToString,
-            ),
-            "CheckOutput": grpc.unary_unary_rpc_method_handler(
-                servicer.CheckOutput,
-                request_deserializer=_lenient(pb.CheckOutputRequest.FromString),
-                response_serializer=pb.CheckOutputResponse.SerializeToString,
-            ),
-            "RedactStream": grpc.stream_stream_rpc_method_handler(
-                servicer.RedactStream,
-                request_deserializer=_lenient(pb.RedactStreamRequest.FromString),
-                response_serializer=pb.RedactStreamResponse.SerializeToString,
-            ),
-        }
-        server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
+        # Undecodable requests (invalid UTF-8 from a raw client) are answered by the
+        # shared interceptor: INVALID_ARGUMENT naming the field.
+        guardrails_pb2_grpc.add_GuardrailsServiceServicer_to_server(servicer, server)
 
     def checks(self) -> Mapping[str, Check]:
         async def models_loaded() -> bool:

@@ -22,14 +22,6 @@ from services.guardrails.stream import StreamBlocked, StreamRedactor
 T = TypeVar("T")
 
 
-class MalformedRequest:
-    """Stands in for a request whose bytes did not parse (e.g. invalid UTF-8 in a
-    string field), so that the servicer can answer INVALID_ARGUMENT."""
-
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-
-
 class GuardrailsServicer(guardrails_pb2_grpc.GuardrailsServiceServicer):
     def __init__(self, settings: GuardrailsSettings, policies: PolicyStore) -> None:
         self.settings = settings
@@ -45,7 +37,6 @@ class GuardrailsServicer(guardrails_pb2_grpc.GuardrailsServiceServicer):
     async def CheckInput(
         self, request: pb.CheckInputRequest, context: aio.ServicerContext
     ) -> pb.CheckInputResponse:
-        _well_formed(request)
         text = self._text(request.text, "text")
         policy = self._policy(request.tenant, request.policy, request.HasField("policy"))
         if request.source not in pb.Source.values():
@@ -60,7 +51,6 @@ class GuardrailsServicer(guardrails_pb2_grpc.GuardrailsServiceServicer):
     async def CheckOutput(
         self, request: pb.CheckOutputRequest, context: aio.ServicerContext
     ) -> pb.CheckOutputResponse:
-        _well_formed(request)
         text = self._text(request.text, "text")
         policy = self._policy(request.tenant, request.policy, request.HasField("policy"))
         schema = None
@@ -84,7 +74,6 @@ class GuardrailsServicer(guardrails_pb2_grpc.GuardrailsServiceServicer):
         total = 0
         index = 0
         async for request in request_iterator:
-            _well_formed(request, f"requests[{index}]")
             if redactor is None:
                 policy = self._policy(request.tenant, request.policy, request.HasField("policy"))
                 redactor = StreamRedactor(
@@ -153,11 +142,6 @@ class GuardrailsServicer(guardrails_pb2_grpc.GuardrailsServiceServicer):
         if size > self.settings.offload_chars:
             return await asyncio.to_thread(work)
         return work()
-
-
-def _well_formed(request: Any, field: str = "request") -> None:
-    if isinstance(request, MalformedRequest):
-        raise InvalidArgument(field, request.reason)
 
 
 def _released(

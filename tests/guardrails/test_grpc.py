@@ -253,17 +253,27 @@ async def test_invalid_utf8_from_raw_client(service: ServiceProcess) -> None:
                 await call
             assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
             assert "Traceback" not in (info.value.details() or "")
+            assert await bad_request_fields(call) == ["text"]
+        # Field 2 (tenant) holds the bad bytes: the violation names it, not the request.
+        call = channel.unary_unary(
+            METHOD + "CheckInput", request_serializer=lambda b: b, response_deserializer=lambda b: b
+        )(b"\x0a\x05hello\x12\x02\xc3\x28", timeout=10)
+        with pytest.raises(grpc.aio.AioRpcError):
+            await call
+        assert await bad_request_fields(call) == ["tenant"]
         stream = channel.stream_stream(
             METHOD + "RedactStream",
             request_serializer=lambda b: b,
             response_deserializer=lambda b: b,
         )(timeout=10)
+        await stream.write(b"\x0a\x06hello ")
         await stream.write(raw)
         await stream.done_writing()
         with pytest.raises(grpc.aio.AioRpcError) as info:
             async for _ in stream:
                 pass
         assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert await bad_request_fields(stream) == ["requests[1].text"]
 
 
 async def test_stream_over_limit(stub: pb_grpc.GuardrailsServiceStub) -> None:
