@@ -5,7 +5,11 @@ look-alikes inside words that also hold a Latin letter (real Russian or Greek
 is left as it is); leetspeak is folded inside words that mix letters and digits;
 characters separated by backslashes or spaces are joined; base64 and hex
 runs that decode to readable text, and text spelled in tag characters, are
-appended so the classifier sees the hidden payload.
+appended so the classifier sees the hidden payload. Invisible characters are
+dropped, even where they are ordinary text (a joiner inside an emoji sequence or
+a Persian word, an RLM in Arabic: hidden_unicode.ordinary), since they change
+no word the classifier reads; only those that are not ordinary name the
+``invisible`` disguise.
 """
 
 # ruff: noqa: RUF001 (look-alike letters are the point of the table below)
@@ -18,6 +22,8 @@ import html
 import re
 import unicodedata
 import urllib.parse
+
+from services.guardrails.detectors.hidden_unicode import decode_tags, ordinary
 
 HOMOGLYPHS = str.maketrans(
     {
@@ -40,6 +46,7 @@ LEET = str.maketrans(
 _INVISIBLE = re.compile(
     "[\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff\u00ad\U000e0000-\U000e007f]"
 )
+_INVISIBLE_RUN = re.compile(_INVISIBLE.pattern + "+")
 _LEET_WORD = re.compile(r"(?<![a-z0-9@$|!+'])(?:[a-z']+[0-9@$|!+]|[0-9@$|!+]+[a-z])[a-z0-9@$|!+']*")
 _SPACED = re.compile(r"(?:(?<=\s)|^)(?:\w[\\ .*_-]){3,}\w\b")
 _BASE64 = re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{16,}={0,2}(?![A-Za-z0-9+/=])")
@@ -92,7 +99,9 @@ def decoded_payloads(text: str) -> tuple[str, ...]:
     if _URL_ESCAPES.search(text):
         out.append(urllib.parse.unquote(text))
     if _TAGS.search(text):
-        out.append("".join(chr(ord(c) - 0xE0000) for c in text if 0xE0020 <= ord(c) <= 0xE007E))
+        spelled = decode_tags(text)  # not the letters of an England, Scotland or Wales flag
+        if spelled:
+            out.append(spelled)
     for m in _BASE64.finditer(text):
         token = m.group()
         if token.isalpha() and (token.islower() or token.isupper()):
@@ -149,7 +158,7 @@ def disguises(text: str) -> list[str]:
     if _has_leet(text):
         found.append("leet")
     if not text.isascii():
-        if _INVISIBLE.search(text):
+        if any(not ordinary(text, *m.span()) for m in _INVISIBLE_RUN.finditer(text)):
             found.append("invisible")
         if _MIXED_SCRIPT.search(text):
             found.append("homoglyph")
