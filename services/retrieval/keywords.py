@@ -2,9 +2,10 @@
 
 A document side vector holds, per term, BM25's saturated term frequency
 tf * (k1 + 1) / (tf + k1 * (1 - b + b * length / avg_length)); Qdrant's IDF
-modifier multiplies in the inverse document frequency at query time, from the
-collection's own statistics, so the dot product with a query vector (1 per
-query term) is the BM25 score. Terms are lowercased words with English stop
+modifier multiplies in the inverse document frequency at query time, counted
+over the searching tenant's chunks only (store.py passes the tenant as the IDF
+corpus), so the dot product with a query vector (1 per query term) is the BM25
+score over that tenant's documents. Terms are lowercased words with English stop
 words removed and a light plural/suffix stemmer, hashed to 32-bit indices.
 """
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from services.common.errors import InvalidArgument, ServiceError
 from services.retrieval import keywords, validation
 from services.retrieval.chunking import Chunk, Chunker
-from services.retrieval.embedders import Embedder
+from services.retrieval.embedders import Embedder, Priority
 from services.retrieval.metrics import SEARCH_SECONDS, UPSERTS
 from services.retrieval.store import ChunkStore, Fusion, Hit, Mode, StoredChunk
 
@@ -103,8 +103,11 @@ class Retriever:
             accepted.append((position, doc, chunks))
 
         # One embedding pass over every accepted chunk: batching across documents.
+        # The embedder awaits batch by batch at ingest priority: Searches go ahead of
+        # the queued batches, and if the caller goes away (cancelled, deadline) the
+        # CancelledError stops the ingest at the next batch, before anything is stored.
         texts = [embedding_text(doc.title, c.text) for _, doc, chunks in accepted for c in chunks]
-        vectors = await self.embedder.embed(texts) if texts else None
+        vectors = await self.embedder.embed(texts, priority=Priority.INGEST) if texts else None
         row = 0
         for position, doc, chunks in accepted:
             stored = [
@@ -170,7 +173,8 @@ class Retriever:
         started = time.perf_counter()
         dense = None
         if mode != "keyword":
-            dense = (await self.embedder.embed([query]))[0].tolist()
+            query_rows = await self.embedder.embed([query], priority=Priority.INTERACTIVE)
+            dense = query_rows[0].tolist()
         query_terms = keywords.query_vector(query)
         if not query_terms.indices and mode == "keyword":
             return []  # only stop words: nothing to match
@@ -198,5 +202,7 @@ class Retriever:
                 raise InvalidArgument(
                     f"texts[{i}]", f"at most {validation.MAX_EMBED_TEXT_CHARS} characters"
                 )
-        rows = await self.embedder.embed(list(texts))
+        # A caller waits for these: interactive, like a query (at most 256 texts, cut
+        # into batches that interleave with Searches).
+        rows = await self.embedder.embed(list(texts), priority=Priority.INTERACTIVE)
         return [r.tolist() for r in rows]

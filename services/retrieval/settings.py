@@ -46,7 +46,9 @@ class RetrievalSettings(ServiceSettings):
     embedding_dimension: int = Field(
         0, ge=0, le=65536, description="Vector size of the API model; 0 asks the API at start."
     )
-    embedding_batch_size: int = Field(64, ge=1, le=2048, description="Texts per embedding call.")
+    embedding_batch_size: int = Field(
+        16, ge=1, le=2048, description="Texts per embedding call (a Search waits for one)."
+    )
     embedding_workers: int = Field(
         1, ge=1, le=64, description="Local model: worker processes (1: a thread in-process)."
     )

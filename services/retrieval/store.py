@@ -30,7 +30,7 @@ from typing import Literal, TypeVar
 from qdrant_client import QdrantClient, models
 
 from services.common.errors import FailedPrecondition
-from services.retrieval.metrics import CHUNKS_STORED
+from services.retrieval.metrics import CHUNKS_STORED, DELETED_CHUNKS
 from services.retrieval.settings import RetrievalSettings
 
 log = logging.getLogger(__name__)
@@ -238,7 +238,10 @@ class ChunkStore:
             next_id = point_id(tenant, document_id, len(chunks))
             if client.retrieve(self.collection, [next_id], with_payload=False):
                 stale = _scope(tenant, document_ids=[document_id], min_chunk_index=len(chunks))
+                # Counted first (rare: only when a document shrank), for the metric.
+                removed = client.count(self.collection, count_filter=stale, exact=True).count
                 client.delete(self.collection, models.FilterSelector(filter=stale), wait=True)
+                DELETED_CHUNKS.labels("shrink").inc(removed)
 
         await self._run(run)
 
@@ -269,6 +272,7 @@ class ChunkStore:
                     break
             if chunks:
                 client.delete(self.collection, models.FilterSelector(filter=scope), wait=True)
+                DELETED_CHUNKS.labels("delete").inc(chunks)
             self._refresh_count()
             return len(found), chunks
 
@@ -287,22 +291,34 @@ class ChunkStore:
         fusion: Fusion,
     ) -> list[Hit]:
         scope = _scope(tenant, metadata=metadata)
+        # Keyword IDF from the caller's tenant only (Qdrant >= 1.19, local mode too):
+        # collection-wide statistics would let other tenants' documents move this
+        # tenant's scores (and reveal which words they contain). The corpus is the
+        # whole tenant, not the metadata filter, so a filter does not rescale scores.
+        tenant_idf = models.SearchParams(idf=models.IdfCorpusParams(corpus=_scope(tenant)))
 
         def run() -> list[Hit]:
             client = self._check_usable()
+            params = None
             if mode == "dense" or (mode == "hybrid" and keywords is None):
                 query: models.Query | list[float] | models.SparseVector | None = list(dense or [])
                 using: str | None = DENSE
                 prefetch = None
             elif mode == "keyword":
-                query, using, prefetch = keywords, KEYWORDS, None
+                query, using, prefetch, params = keywords, KEYWORDS, None, tenant_idf
             else:
                 candidates = max(limit, fusion.candidates)
                 prefetch = [
                     models.Prefetch(
                         query=list(dense or []), using=DENSE, filter=scope, limit=candidates
                     ),
-                    models.Prefetch(query=keywords, using=KEYWORDS, filter=scope, limit=candidates),
+                    models.Prefetch(
+                        query=keywords,
+                        using=KEYWORDS,
+                        filter=scope,
+                        params=tenant_idf,
+                        limit=candidates,
+                    ),
                 ]
                 query = models.RrfQuery(
                     rrf=models.Rrf(k=fusion.k, weights=[fusion.dense_weight, fusion.keyword_weight])
@@ -314,6 +330,7 @@ class ChunkStore:
                 using=using,
                 prefetch=prefetch,
                 query_filter=scope,
+                search_params=params,
                 limit=limit,
                 with_payload=True,
                 with_vectors=False,

@@ -215,3 +215,54 @@ def test_metrics_are_exported(service, client, tenant):
         'aimesh_dependency_up{dependency="embedding_model"} 1.0',
     ):
         assert series in text
+
+
+def deleted_chunks(service, cause: str) -> float:
+    prefix = f'aimesh_retrieval_deleted_chunks_total{{cause="{cause}"}} '
+    [line] = [x for x in service.metrics_text().splitlines() if x.startswith(prefix)]
+    return float(line.removeprefix(prefix))
+
+
+def test_deleted_chunks_are_counted_by_cause(service, client, tenant):
+    before = {cause: deleted_chunks(service, cause) for cause in ("delete", "shrink")}
+    long = client.upsert(tenant, pb.Document(id="d", text=long_text("dunes", 60))).results[0]
+    short = client.upsert(tenant, pb.Document(id="d", text=long_text("dunes", 20))).results[0]
+    assert long.chunks > short.chunks > 0
+    assert deleted_chunks(service, "shrink") - before["shrink"] == long.chunks - short.chunks
+    client.upsert(tenant, pb.Document(id="d", text=long_text("dunes", 20)))  # same size
+    assert deleted_chunks(service, "shrink") - before["shrink"] == long.chunks - short.chunks
+    assert deleted_chunks(service, "delete") == before["delete"]
+
+    deleted = client.delete(tenant, "d", "never-stored")
+    assert deleted.deleted_chunks == short.chunks
+    assert deleted_chunks(service, "delete") - before["delete"] == short.chunks
+    assert client.delete(tenant, "d").deleted_chunks == 0
+    assert deleted_chunks(service, "delete") - before["delete"] == short.chunks
+
+
+def test_keyword_scores_come_from_the_tenants_own_documents(client):
+    owner, other = f"owner-{uuid.uuid4().hex[:6]}", f"other-{uuid.uuid4().hex[:6]}"
+    client.upsert(
+        owner,
+        pb.Document(id="own", text="The zorblax sensor failed twice."),
+        pb.Document(id="filler", text="Rivers flow to the sea."),
+    )
+
+    def score() -> float:
+        hits = client.search(owner, "zorblax", mode=pb.SEARCH_MODE_KEYWORD, top_k=10)
+        return next(h.score for h in hits if h.document_id == "own")
+
+    alone = score()
+    # Another tenant's documents with the same rare word change nothing, stored or deleted.
+    others = [pb.Document(id=f"d{i}", text=f"Zorblax note number {i}.") for i in range(20)]
+    client.upsert(other, *others)
+    assert math.isclose(score(), alone, rel_tol=1e-6)
+    for mode in (pb.SEARCH_MODE_HYBRID, pb.SEARCH_MODE_KEYWORD):
+        assert {h.document_id for h in client.search(other, "zorblax", mode=mode)} <= {
+            d.id for d in others
+        }
+    client.delete(other, *(d.id for d in others))
+    assert math.isclose(score(), alone, rel_tol=1e-6)
+    # The tenant's own documents do count: the word is no longer unique to one.
+    client.upsert(owner, pb.Document(id="own-2", text="Another zorblax."))
+    assert score() < alone
