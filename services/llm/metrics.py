@@ -47,7 +47,9 @@ RETRIES = Counter(
 )
 FALLBACKS = Counter(
     "aimesh_llm_fallbacks",
-    "Requests moved on to the next model of the fallback chain.",
+    "Moves to the next model of the fallback chain, one per hop, by why from_model was "
+    "given up (no_credentials, not_started, not_configured, circuit_open, queue_full, "
+    "or the kind of its last error).",
     ("from_model", "to_model", "reason"),
 )
 CIRCUIT_STATE = Gauge(

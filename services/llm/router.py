@@ -11,9 +11,12 @@ fails the attempt rather than eating the caller's whole deadline: a stream
 after `stream_timeout_seconds` of silence, a unary call after
 `attempt_timeout_seconds`, and, while a usable fallback remains, a model's
 unary attempts end by FALLBACK_SHARE of the time left when it was first
-tried, so the fallback keeps the rest. When every model has failed, the caller gets
-UNAVAILABLE with a RetryInfo (RESOURCE_EXHAUSTED when only the local model's
-queue refused it).
+tried, so the fallback keeps the rest. A 400 from the first model actually
+tried (the ones before it skipped) is the caller's INVALID_ARGUMENT; after
+another model failed otherwise, it only moves on down the chain. Every move
+to the next model is counted in aimesh_llm_fallbacks_total by its reason.
+When every model has failed, the caller gets UNAVAILABLE with a RetryInfo
+(RESOURCE_EXHAUSTED when only the local model's queue refused it).
 """
 
 from __future__ import annotations
@@ -125,6 +128,12 @@ class _StreamProgress:
     first_token_at: float | None = None
 
 
+# Why a model of the chain was skipped without being tried: it has no usable
+# provider (see Router.skip_reason) or its circuit is open. Every other reason
+# (an ErrorKind, "queue_full") is a model that was tried and failed.
+SKIPPED_REASONS = frozenset({"not_configured", "not_started", "no_credentials", "circuit_open"})
+
+
 @dataclass
 class _Failures:
     """What went wrong along the chain, for the final error and the log."""
@@ -132,6 +141,11 @@ class _Failures:
     reasons: list[tuple[str, str]] = field(default_factory=list)
     retry_after: float | None = None
     queue_full: bool = False
+
+    @property
+    def tried(self) -> bool:
+        """Whether a model before this one was tried (not just skipped) and failed."""
+        return any(r not in SKIPPED_REASONS for _, r in self.reasons)
 
     def add(self, model: str, reason: str, retry_after: float | None = None) -> None:
         self.reasons.append((model, reason))
@@ -146,7 +160,7 @@ class _Failures:
             self.retry_after if self.retry_after is not None else DEFAULT_RETRY_AFTER_SECONDS
         )
         if self.queue_full and all(
-            r in ("queue_full", "unavailable", "circuit_open") for _, r in self.reasons
+            r == "queue_full" or r in SKIPPED_REASONS for _, r in self.reasons
         ):
             return ResourceExhausted(
                 f"the local model is busy ({summary})",
@@ -202,6 +216,16 @@ class Router:
     def provider_kind(self, spec: ModelSpec) -> str:
         return self.catalogue.providers[spec.provider].kind
 
+    def skip_reason(self, spec: ModelSpec) -> str:
+        """Why the model's provider cannot be called at all ("" when it can),
+        as the reason of the fallback that skips it."""
+        provider = self.providers.get(spec.provider)
+        if provider is None:
+            return "not_configured"
+        if not provider.available:
+            return "not_started" if self.provider_kind(spec) == "local" else "no_credentials"
+        return ""
+
     def unavailable_reason(self, spec: ModelSpec) -> str:
         """Why the model cannot serve now, or "" when it can."""
         provider = self.providers.get(spec.provider)
@@ -226,8 +250,10 @@ class Router:
             chain = self.catalogue.chain(spec.name)
             for index, candidate in enumerate(chain):
                 provider = self.providers.get(candidate.provider)
-                if provider is None or not provider.available:
-                    failures.add(candidate.name, "unavailable")
+                skip = self.skip_reason(candidate)
+                if provider is None or skip:
+                    failures.add(candidate.name, skip)
+                    self._count_fallback(chain, index, failures)
                     continue
                 call = _for_model(request, candidate)
                 model_end = self._model_end(chain, index, deadline)
@@ -236,7 +262,6 @@ class Router:
                         completion = await self._attempt(
                             candidate,
                             provider,
-                            index,
                             attempt,
                             failures,
                             deadline,
@@ -267,7 +292,7 @@ class Router:
                     self._record(result, "generate")
                     outcome = "ok"
                     return Generation(completion.text, result)
-                self._count_fallback(spec, index, failures)
+                self._count_fallback(chain, index, failures)
             raise failures.error(spec.name)
         finally:
             if outcome != "ok":
@@ -285,10 +310,13 @@ class Router:
         loop = asyncio.get_running_loop()
         started = loop.time()
         failures = _Failures()
-        for index, candidate in enumerate(self.catalogue.chain(spec.name)):
+        chain = self.catalogue.chain(spec.name)
+        for index, candidate in enumerate(chain):
             provider = self.providers.get(candidate.provider)
-            if provider is None or not provider.available:
-                failures.add(candidate.name, "unavailable")
+            skip = self.skip_reason(candidate)
+            if provider is None or skip:
+                failures.add(candidate.name, skip)
+                self._count_fallback(chain, index, failures)
                 continue
             call = _for_model(request, candidate)
             for attempt in range(self.policy.max_attempts):
@@ -298,7 +326,6 @@ class Router:
                         events, first = await self._attempt(
                             candidate,
                             provider,
-                            index,
                             attempt,
                             failures,
                             deadline,
@@ -320,7 +347,7 @@ class Router:
                         return
                 if delay is not None:
                     await asyncio.sleep(delay)
-            self._count_fallback(spec, index, failures)
+            self._count_fallback(chain, index, failures)
         metrics.OPERATION_DURATION.labels("stream", "", spec.name, "error").observe(
             loop.time() - started
         )
@@ -462,7 +489,6 @@ class Router:
         self,
         spec: ModelSpec,
         provider: Provider,
-        index: int,
         attempt: int,
         failures: _Failures,
         deadline: float | None,
@@ -543,10 +569,16 @@ class Router:
             )
             if exc.kind == "bad_request":
                 breaker.release()  # the request's fault, not the provider's
-                if index == 0:
+                if not failures.tried:
+                    # The first model actually tried (those before it were
+                    # skipped unused) refused it: the caller's request is at
+                    # fault, and a retry would be refused the same way.
                     raise InvalidArgument(
-                        "messages", f"the model rejected the request: {exc.message}"
+                        "messages", f"{spec.name} rejected the request: {exc.message}"
                     ) from None
+                # An earlier model failed otherwise (a timeout, a 5xx): it may
+                # serve a retry, so this refusal by a fallback (say, a prompt
+                # too long for its smaller window) is not the caller's fault.
                 failures.add(spec.name, exc.kind)
                 raise _NextModel from None
             breaker.failure()
@@ -632,8 +664,10 @@ class Router:
             operation, *labels, "ok" if outcome.complete else "interrupted"
         ).observe(outcome.latency)
 
-    def _count_fallback(self, spec: ModelSpec, index: int, failures: _Failures) -> None:
-        chain = self.catalogue.chain(spec.name)
+    def _count_fallback(self, chain: list[ModelSpec], index: int, failures: _Failures) -> None:
+        """Count the move from chain[index] to the next model of the chain,
+        by the reason chain[index] was given up (its last failure): one count
+        per hop, a skipped model's included."""
         if index + 1 < len(chain) and failures.reasons:
             metrics.FALLBACKS.labels(
                 chain[index].name, chain[index + 1].name, failures.reasons[-1][1]

@@ -3,7 +3,7 @@ session), the fault-injecting upstream, and routers wired to them."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Collection
 from typing import Any
 
 import pytest
@@ -83,14 +83,23 @@ async def make_router(upstream: FakeUpstream) -> AsyncIterator[RouterFactory]:
         cat: Catalogue | None = None,
         *,
         breaker: Callable[[str, str], CircuitBreaker] | None = None,
+        without_key: Collection[str] = (),
         **policy: Any,
     ) -> Router:
+        """A router on the fake upstream; the providers named in `without_key`
+        have no credentials (as with no key configured), so they are skipped."""
+
+        def key(provider: str, value: str) -> str | None:
+            return None if provider in without_key else value
+
         providers: dict[str, Provider] = {
             "openai": OpenAIProvider(
-                "openai", base_url=upstream.openai_base_url, api_key="sk-test-key"
+                "openai", base_url=upstream.openai_base_url, api_key=key("openai", "sk-test-key")
             ),
             "anthropic": AnthropicProvider(
-                "anthropic", base_url=upstream.anthropic_base_url, api_key="sk-ant-test-key"
+                "anthropic",
+                base_url=upstream.anthropic_base_url,
+                api_key=key("anthropic", "sk-ant-test-key"),
             ),
         }
         made.extend(providers.values())

@@ -306,3 +306,66 @@ async def test_closing_a_stream_closes_the_upstream_connection(
                 break
     await stream.aclose()
     await asyncio.wait_for(upstream.disconnected.wait(), 10)
+
+
+async def run(router: Router, model: str, stream: bool) -> Outcome:
+    """One generation, unary or streamed, to its outcome."""
+    spec = router.catalogue.models[model]
+    if stream:
+        return last_outcome(await collect(router, model))
+    return (await router.generate(spec, REQUEST, deadline=None)).outcome
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_bad_request_from_the_first_model_tried_is_the_callers_fault(
+    upstream: FakeUpstream, make_router: RouterFactory, stream: bool
+) -> None:
+    """gpt-4o has no key and is skipped: claude-3-5-haiku is the first model
+    tried, and its 400 is the request's fault, as it would be on gpt-4o."""
+    upstream.then(Behaviour.error(400))
+    router = make_router(without_key=["openai"])
+    with pytest.raises(InvalidArgument) as caught:
+        await run(router, "gpt-4o", stream)
+    assert caught.value.violations[0][0] == "messages"
+    assert [r.path for r in upstream.requests] == ["/v1/messages"]  # no retry
+
+
+async def test_bad_request_after_a_transient_failure_is_unavailable(
+    upstream: FakeUpstream, make_router: RouterFactory
+) -> None:
+    """gpt-4o failed with 5xx, then its fallback refused the request (say, too
+    long for its window): gpt-4o may serve a retry, so the caller is told to
+    retry (UNAVAILABLE), not that its request is wrong."""
+    upstream.then(*[Behaviour.error(503)] * 3, Behaviour.error(400))
+    router = make_router()
+    with pytest.raises(Unavailable) as caught:
+        await router.generate(router.catalogue.models["gpt-4o"], REQUEST, deadline=None)
+    assert caught.value.reason == "PROVIDERS_UNAVAILABLE"
+    assert "gpt-4o: server_error" in caught.value.message
+    assert "claude-3-5-haiku: bad_request" in caught.value.message
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_skipping_a_model_without_credentials_is_a_counted_fallback(
+    upstream: FakeUpstream, make_router: RouterFactory, stream: bool
+) -> None:
+    router = make_router(without_key=["openai"])
+    moved = fallbacks("gpt-4o", "claude-3-5-haiku", "no_credentials")
+    outcome = await run(router, "gpt-4o", stream)
+    assert outcome.spec.name == "claude-3-5-haiku" and outcome.fallback_used
+    assert fallbacks("gpt-4o", "claude-3-5-haiku", "no_credentials") == moved + 1
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_skipping_a_model_whose_circuit_is_open_is_a_counted_fallback(
+    upstream: FakeUpstream, make_router: RouterFactory, stream: bool
+) -> None:
+    router = make_router()
+    breaker = router.breaker(router.catalogue.models["gpt-4o"])
+    for _ in range(5):
+        breaker.failure()
+    assert breaker.state is CircuitState.OPEN
+    moved = fallbacks("gpt-4o", "claude-3-5-haiku", "circuit_open")
+    outcome = await run(router, "gpt-4o", stream)
+    assert outcome.spec.name == "claude-3-5-haiku" and outcome.fallback_used
+    assert fallbacks("gpt-4o", "claude-3-5-haiku", "circuit_open") == moved + 1

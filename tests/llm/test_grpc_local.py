@@ -9,6 +9,7 @@ from typing import Any
 
 import grpc
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from aimesh.llm.v1 import llm_pb2, llm_pb2_grpc
 from tests.llm.grpc_helpers import details, scrape, user
@@ -128,13 +129,56 @@ async def test_count_tokens(stub: llm_pb2_grpc.LlmServiceStub) -> None:
     assert not claude.exact and claude.tokenizer == "estimate" and claude.input_tokens > 0
 
 
+def fallbacks(metrics_port: int, from_model: str, to_model: str, reason: str) -> float:
+    labels = {"from_model": from_model, "to_model": to_model, "reason": reason}
+    for family in text_string_to_metric_families(scrape(metrics_port)):
+        for sample in family.samples:
+            if sample.name == "aimesh_llm_fallbacks_total" and sample.labels == labels:
+                return float(sample.value)
+    return 0.0
+
+
 async def test_paid_model_without_key_falls_back_to_the_local_model(
-    stub: llm_pb2_grpc.LlmServiceStub,
+    stub: llm_pb2_grpc.LlmServiceStub, service: ServiceProcess
 ) -> None:
+    # gpt-4o -> claude-3-5-sonnet -> gpt-4o-mini -> smollm2-135m: three hops, all for want of a key.
+    hops = [
+        ("gpt-4o", "claude-3-5-sonnet"),
+        ("claude-3-5-sonnet", "gpt-4o-mini"),
+        ("gpt-4o-mini", "smollm2-135m"),
+    ]
+    before = [fallbacks(service.metrics_port, *hop, "no_credentials") for hop in hops]
     reply = await stub.Generate(
         llm_pb2.GenerateRequest(model="gpt-4o", messages=user("Hi"), max_tokens=2), timeout=120
     )
     assert reply.model == "smollm2-135m" and reply.fallback_used and reply.cost_micros == 0
+    after = [fallbacks(service.metrics_port, *hop, "no_credentials") for hop in hops]
+    assert after == [n + 1 for n in before]
+
+
+@pytest.mark.parametrize("model", ["", "gpt-4o-mini"])
+async def test_prompt_too_long_for_the_first_model_tried_is_invalid_argument(
+    stub: llm_pb2_grpc.LlmServiceStub, model: str
+) -> None:
+    """With no key the paid models are skipped: the local model is the first
+    one tried, and its refusal of a prompt longer than its window is the
+    caller's fault (no RetryInfo to retry by), as with the default model."""
+    long = user("word " * 6000)  # about 6000 tokens: more than the local window (4096)
+    for rpc, message in (
+        (stub.Generate, llm_pb2.GenerateRequest),
+        (stub.GenerateStream, llm_pb2.GenerateStreamRequest),
+    ):
+        call = rpc(message(model=model, messages=long, max_tokens=4), timeout=60)
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            if rpc is stub.GenerateStream:
+                async for _ in call:
+                    pass
+            else:
+                await call
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT, caught.value.details()
+        found = await details(call)
+        assert [v.field for v in found["BadRequest"].field_violations] == ["messages"]
+        assert "RetryInfo" not in found
 
 
 async def test_full_queue_is_resource_exhausted(

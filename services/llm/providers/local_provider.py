@@ -3,6 +3,14 @@
 Its base URL is only known once the server has started on a free loopback
 port, so the client is made then. The wait queue in front of it belongs to
 the router (services/llm/admission.py).
+
+A unary generation goes through the streaming endpoint too, assembled here
+(text, finish reason, and the usage llama.cpp sends in its last chunk when
+asked with `stream_options.include_usage`): llama.cpp stops a streamed
+generation at its next token once the connection is closed, but notices a
+non-streamed request's disconnect only at its next once-a-second poll, if at
+all. So a caller that cancels, or whose deadline passes, frees the slot of
+the server when it frees its place in our queue, not seconds later.
 """
 
 from __future__ import annotations
@@ -13,7 +21,14 @@ from contextlib import aclosing
 from services.llm.admission import FairQueue
 from services.llm.local_server import LocalModelServer
 from services.llm.metrics import LOCAL_QUEUE_BUSY, LOCAL_QUEUE_WAITING
-from services.llm.providers.base import ChatRequest, Completion, ProviderError, StreamEvent
+from services.llm.providers.base import (
+    ChatRequest,
+    Completion,
+    FinishReason,
+    ProviderError,
+    StreamEvent,
+    Usage,
+)
 from services.llm.providers.openai_provider import OpenAIProvider
 
 
@@ -46,7 +61,25 @@ class LocalProvider:
         return self._client
 
     async def generate(self, model: str, request: ChatRequest, read_timeout: float) -> Completion:
-        return await self._openai().generate(model, request, read_timeout)
+        """The whole completion, read from a stream (see the module's doc):
+        cancelling this call closes the stream, which stops the server's work."""
+        parts: list[str] = []
+        finish: FinishReason | None = None
+        usage: Usage | None = None
+        async with aclosing(self.stream(model, request, read_timeout)) as events:
+            async for event in events:
+                if event.text:
+                    parts.append(event.text)
+                if event.finish_reason:
+                    finish = event.finish_reason
+                if event.usage is not None:
+                    usage = event.usage
+        if finish is None:
+            # A body that just stops (no finish reason, no [DONE]) is cut short.
+            raise ProviderError(
+                "connection", "the stream ended without a finish reason", provider=self.name
+            )
+        return Completion(text="".join(parts), finish_reason=finish, usage=usage)
 
     async def stream(
         self, model: str, request: ChatRequest, read_timeout: float
