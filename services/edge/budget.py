@@ -139,10 +139,15 @@ def utc_day(now: float | None = None) -> str:
     return time.strftime("%Y-%m-%d", time.gmtime(time.time() if now is None else now))
 
 
-def seconds_until_reset(now: float | None = None) -> float:
+def next_reset(now: float | None = None) -> dt.datetime:
+    """When budgets reset: the next midnight UTC."""
     current = dt.datetime.fromtimestamp(time.time() if now is None else now, dt.UTC)
-    midnight = (current + dt.timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
-    return (midnight - current).total_seconds()
+    return (current + dt.timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def seconds_until_reset(now: float | None = None) -> float:
+    current = time.time() if now is None else now
+    return next_reset(current).timestamp() - current
 
 
 def cost_micros(tokens: int, micros_per_million: int) -> int:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -66,6 +67,30 @@ def _describe(error: grpc.RpcError) -> str:
     return "\n".join(lines)
 
 
+_DOCUMENT_FIELD = re.compile(r"^documents\[(\d+)\]")
+
+
+def _refused_documents(error: grpc.RpcError, count: int) -> dict[int, str]:
+    """The documents of a batch an INVALID_ARGUMENT names (`documents[i]...`),
+    with what is wrong with each; empty when it names none of them."""
+    if error.code() != grpc.StatusCode.INVALID_ARGUMENT:
+        return {}
+    status = rpc_status.from_call(error)
+    refused: dict[int, list[str]] = {}
+    for detail in status.details if status else []:
+        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            bad = error_details_pb2.BadRequest()
+            detail.Unpack(bad)
+            for violation in bad.field_violations:
+                match = _DOCUMENT_FIELD.match(violation.field)
+                if match and int(match.group(1)) < count:
+                    field = violation.field[match.end() :].lstrip(".") or "document"
+                    refused.setdefault(int(match.group(1)), []).append(
+                        f"{field}: {violation.description}"
+                    )
+    return {i: "; ".join(reasons) for i, reasons in refused.items()}
+
+
 class Client:
     def __init__(self, target: str, api_key: str, timeout: float) -> None:
         self.channel = grpc.insecure_channel(target)
@@ -74,23 +99,56 @@ class Client:
         self.timeout = timeout
 
     def ingest(self, paths: Sequence[str], batch_size: int) -> int:
+        """Store the files; an empty file is skipped, a document the edge refuses
+        is named by its path, and the rest are stored all the same. Non-zero
+        when anything was skipped or not stored."""
         files = list(_files(paths))
-        failed = 0
+        stored = 0
+        skipped: list[Path] = []
+        failed: list[Path] = []
         with tqdm(total=len(files), unit="doc", desc="ingest") as progress:
             for start in range(0, len(files), batch_size):
-                batch = [_document(p) for p in files[start : start + batch_size]]
-                response = self.stub.IngestDocuments(
-                    edge_pb2.IngestDocumentsRequest(documents=batch),
-                    metadata=self.metadata,
-                    timeout=self.timeout,
-                )
-                for result in response.results:
-                    if result.status != edge_pb2.DOCUMENT_STATUS_STORED:
-                        failed += 1
-                        tqdm.write(f"failed {result.document_id}: {result.error_message}")
-                progress.update(len(batch))
-        print(f"stored {len(files) - failed} of {len(files)} documents")
-        return 1 if failed else 0
+                chunk = files[start : start + batch_size]
+                batch: list[tuple[Path, edge_pb2.Document]] = []
+                for path in chunk:
+                    document = _document(path)
+                    if document.text.strip():
+                        batch.append((path, document))
+                    else:
+                        skipped.append(path)
+                        tqdm.write(f"warning: skipped {path}: the file is empty", file=sys.stderr)
+                while batch:
+                    try:
+                        response = self.stub.IngestDocuments(
+                            edge_pb2.IngestDocumentsRequest(documents=[d for _, d in batch]),
+                            metadata=self.metadata,
+                            timeout=self.timeout,
+                        )
+                    except grpc.RpcError as error:
+                        refused = _refused_documents(error, len(batch))
+                        if not refused:
+                            raise
+                        # Name the files the edge refused; send the others again.
+                        for i, reasons in sorted(refused.items()):
+                            failed.append(batch[i][0])
+                            tqdm.write(f"failed {batch[i][0]}: {reasons}", file=sys.stderr)
+                        batch = [item for i, item in enumerate(batch) if i not in refused]
+                        continue
+                    for (path, _), result in zip(batch, response.results, strict=False):
+                        if result.status == edge_pb2.DOCUMENT_STATUS_STORED:
+                            stored += 1
+                        else:
+                            failed.append(path)
+                            tqdm.write(f"failed {path}: {result.error_message}", file=sys.stderr)
+                    break
+                progress.update(len(chunk))
+        summary = f"stored {stored} of {len(files)} documents"
+        if skipped:
+            summary += f"; skipped {len(skipped)} empty"
+        if failed:
+            summary += f"; {len(failed)} failed"
+        print(summary)
+        return 1 if skipped or failed else 0
 
     def ask(self, question: str, max_tokens: int) -> int:
         request = edge_pb2.AskStreamRequest(question=question, max_tokens=max_tokens)

@@ -143,8 +143,8 @@ class Downstream:
     async def _check(channel: aio.Channel) -> bool:
         stub = health_pb2_grpc.HealthStub(channel)
         try:
-            response = await stub.Check(
-                health_pb2.HealthCheckRequest(), timeout=HEALTH_TIMEOUT_SECONDS
+            response = await unary(
+                stub.Check(health_pb2.HealthCheckRequest(), timeout=HEALTH_TIMEOUT_SECONDS)
             )
         except grpc.RpcError:
             return False
@@ -182,7 +182,9 @@ async def with_recovery(downstream: Downstream, name: str, call: Callable[[], Un
     return await unary(call())
 
 
-M = TypeVar("M", error_details_pb2.RetryInfo, error_details_pb2.ErrorInfo)
+M = TypeVar(
+    "M", error_details_pb2.RetryInfo, error_details_pb2.ErrorInfo, error_details_pb2.BadRequest
+)
 
 
 def _detail(exc: grpc.RpcError, kind: type[M]) -> M | None:
@@ -207,6 +209,22 @@ def _retry_after(exc: grpc.RpcError) -> float | None:
 def _reason(exc: grpc.RpcError) -> str | None:
     info = _detail(exc, error_details_pb2.ErrorInfo)
     return info.reason if info is not None else None
+
+
+# A downstream description passed on to the client is cut to this length.
+_MAX_DESCRIPTION_CHARS = 500
+
+
+def _violations(exc: grpc.RpcError) -> list[tuple[str, str]]:
+    """The field violations of a downstream INVALID_ARGUMENT (the llm's field
+    names are the edge's Chat fields); `messages` when it sent none."""
+    bad = _detail(exc, error_details_pb2.BadRequest)
+    found = [
+        (v.field, v.description[:_MAX_DESCRIPTION_CHARS])
+        for v in (bad.field_violations if bad is not None else ())
+        if v.field
+    ]
+    return found or [("messages", "the model refused the request")]
 
 
 def output_blocked(reason: str) -> errors.PermissionDenied:
@@ -248,6 +266,12 @@ def translate(service: str, exc: grpc.RpcError) -> BaseException:
     if code == grpc.StatusCode.PERMISSION_DENIED and service == "guardrails":
         # The tenant's policy blocks what the model wrote (RedactStream ends so).
         return output_blocked(_reason(exc) or "OUTPUT_BLOCKED")
+    if code == grpc.StatusCode.INVALID_ARGUMENT and service == "llm":
+        # The model's judge of a request: a prompt too long for it (tokens the
+        # edge can only estimate), or a request its provider refused. The
+        # client's request is at fault, so it is told which field, as the llm said.
+        first, *more = _violations(exc)
+        return errors.InvalidArgument(*first, *more)
     if code == grpc.StatusCode.INVALID_ARGUMENT:
         # Our validation should have caught it; say which service refused, not how.
         log.warning("downstream refused a request as invalid", extra={"dependency": service})

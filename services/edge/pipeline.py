@@ -41,7 +41,9 @@ from services.edge.generation import GenerationRequest, GenerationResult, comple
 from services.edge.routing import select_model
 from services.edge.settings import EdgeSettings
 from services.edge.validation import (
+    PromptTooLong,
     check_model_limits,
+    estimate_tokens,
     prompt_tokens_bound,
     prompt_tokens_estimate,
 )
@@ -59,6 +61,11 @@ POLICY_ACTIONS = {
     "redact": guardrails_pb2.ACTION_REDACT,
     "block": guardrails_pb2.ACTION_BLOCK,
 }
+# The edge's own defaults for what models answer, before
+# AIMESH_EDGE_OUTPUT_POLICY_ACTIONS (which overrides them finding by finding):
+# dates and times ("every Tuesday", "the day after Monday") are ordinary
+# answers, reported but not masked.
+OUTPUT_POLICY_DEFAULTS: dict[str, str] = {"DATE_TIME": "report"}
 # Tokens assumed per retrieved chunk when estimating an Ask before retrieval.
 CHUNK_TOKENS_ESTIMATE = 200
 ASK_DEFAULT_MAX_TOKENS = 512
@@ -110,6 +117,16 @@ class Piece:
 Event = Piece | Final
 
 
+def _ask_fields(exc: errors.InvalidArgument) -> errors.InvalidArgument:
+    """The llm's refusal of an Ask's prompt, in the Ask's own field names: its
+    messages are the sources and the question, of which the client sent the question."""
+    renamed = [
+        ("question" if name.startswith("messages") else name, description)
+        for name, description in exc.violations
+    ]
+    return errors.InvalidArgument(*renamed[0], *renamed[1:])
+
+
 def _policy(actions: Mapping[str, str]) -> guardrails_pb2.Policy:
     return guardrails_pb2.Policy(
         actions={finding: POLICY_ACTIONS[action] for finding, action in actions.items()}
@@ -151,7 +168,7 @@ class Pipeline:
         self.document_policy = _policy(settings.input_policy_actions)
         if not settings.ask_redact_document_pii:
             self.document_policy.disabled_detectors.append("pii")
-        self.output_policy = _policy(settings.output_policy_actions)
+        self.output_policy = _policy(OUTPUT_POLICY_DEFAULTS | settings.output_policy_actions)
 
     # --- shared steps -----------------------------------------------------
 
@@ -173,6 +190,7 @@ class Pipeline:
         if requested:
             model = catalogue.get(requested)
             if model is None:
+                metrics.REJECTIONS.labels(rpc, "INVALID_ARGUMENT").inc()
                 raise errors.InvalidArgument("model", f"unknown model {requested!r}")
             if not caller.tier.allows(model.name, model.provider):
                 metrics.REJECTIONS.labels(rpc, "MODEL_NOT_ALLOWED").inc()
@@ -198,6 +216,17 @@ class Pipeline:
             )
         log.debug("routed", extra={"model": route.model.name, "route": route.reason})
         return route.model
+
+    @staticmethod
+    def check_limits(model: ModelInfo, max_tokens: int, prompt_tokens: int, rpc: str) -> int:
+        """`check_model_limits`, its refusals counted: PROMPT_TOO_LONG when the
+        prompt leaves too little of the window, else INVALID_ARGUMENT."""
+        try:
+            return check_model_limits(model, max_tokens, prompt_tokens)
+        except errors.InvalidArgument as exc:
+            reason = "PROMPT_TOO_LONG" if isinstance(exc, PromptTooLong) else "INVALID_ARGUMENT"
+            metrics.REJECTIONS.labels(rpc, reason).inc()
+            raise
 
     async def guard_input(
         self, caller: Caller, texts: Sequence[tuple[str, str]], deadline: Deadline, rpc: str
@@ -322,18 +351,27 @@ class Pipeline:
             if exc.reason == "STREAM_INTERRUPTED":
                 interrupted = exc
             raise
+        except errors.InvalidArgument:
+            # The llm refused the request as invalid (a prompt too long for the
+            # model, by its own count, or a provider's refusal).
+            metrics.REJECTIONS.labels(rpc, "MODEL_REFUSED").inc()
+            raise
         finally:
             actual = result.cost_micros
+            input_tokens, output_tokens = result.input_tokens, result.output_tokens
+            estimated = False
             if not result.finished and result.output_chars and not result.incomplete:
-                # Cut short: the provider still charges what it produced.
+                # Cut short before the llm's last message (which alone carries
+                # usage): the provider still charges what it produced, estimated
+                # here; tokens counted and logged are that same estimate.
                 served = catalogue.get(result.model) or model
                 per_token = self.settings.chars_per_token
-                prompt_chars = sum(len(c) for _, c in request.messages)
-                actual = price(
-                    math.ceil(prompt_chars / per_token), served.input_micros_per_million
-                ) + price(
-                    math.ceil(result.output_chars / per_token), served.output_micros_per_million
+                input_tokens = sum(estimate_tokens(c, per_token) for _, c in request.messages)
+                output_tokens = math.ceil(result.output_chars / per_token)
+                actual = price(input_tokens, served.input_micros_per_million) + price(
+                    output_tokens, served.output_micros_per_million
                 )
+                estimated = True
             if interrupted is not None:
                 # The client's record of what the partial answer cost it.
                 interrupted.metadata.update(
@@ -341,8 +379,8 @@ class Pipeline:
                     | ({"output_tokens": str(result.output_tokens)} if result.incomplete else {})
                 )
             await self.budgets.settle(reservation, actual)
-            metrics.TOKENS.labels(caller.tenant, result.model, "input").inc(result.input_tokens)
-            metrics.TOKENS.labels(caller.tenant, result.model, "output").inc(result.output_tokens)
+            metrics.TOKENS.labels(caller.tenant, result.model, "input").inc(input_tokens)
+            metrics.TOKENS.labels(caller.tenant, result.model, "output").inc(output_tokens)
             metrics.COST.labels(caller.tenant, result.model).inc(actual)
             if result.redacted:
                 metrics.REDACTIONS.inc()
@@ -351,8 +389,9 @@ class Pipeline:
                 extra={
                     "model": result.model,
                     "provider": result.provider,
-                    "input_tokens": result.input_tokens,
-                    "output_tokens": result.output_tokens,
+                    "input_tokens": input_tokens,
+                    "output_tokens": output_tokens,
+                    "usage_estimated": estimated,
                     "cost_micros": actual,
                     "complete": result.finished,
                     "redacted": result.redacted,
@@ -370,7 +409,7 @@ class Pipeline:
         contents = [c for _, c in request.messages]
         prompt_tokens = prompt_tokens_estimate(contents, self.settings.chars_per_token)
         model = self.resolve_model(catalogue, caller, request.model, prompt_tokens, deadline, rpc)
-        max_tokens = check_model_limits(model, request.max_tokens, prompt_tokens)
+        max_tokens = self.check_limits(model, request.max_tokens, prompt_tokens, rpc)
         await self.gate.admit(caller, rpc, prompt_tokens + max_tokens)
 
         # User turns are untrusted; system prompts come from the calling
@@ -462,10 +501,11 @@ class Pipeline:
         )
         prompt_tokens = question_tokens + top_k * CHUNK_TOKENS_ESTIMATE
         model = self.resolve_model(catalogue, caller, request.model, prompt_tokens, deadline, rpc)
-        max_tokens = check_model_limits(
+        max_tokens = self.check_limits(
             model,
             request.max_tokens or min(ASK_DEFAULT_MAX_TOKENS, model.max_output_tokens or 10**9),
             question_tokens,
+            rpc,
         )
         context_room = model.context_window - max_tokens - question_tokens
         await self.gate.admit(
@@ -497,18 +537,24 @@ class Pipeline:
                     yield event
                 return
 
-        # The prompt can never exceed what the window leaves after the answer.
+        # Before retrieval, a cheap check that refuses early: the prompt without
+        # its sources (a strict bound of it) and the answer. Only once the prompt
+        # is built is its own strict bound known, and held instead (below).
         reservation = await self.reserve(
-            caller, catalogue, model, model.context_window - max_tokens, max_tokens, deadline, rpc
+            caller,
+            catalogue,
+            model,
+            prompt_tokens_bound([rag.SYSTEM_PROMPT, question]),
+            max_tokens,
+            deadline,
+            rpc,
         )
         try:
             sources = await self._retrieve(caller, question, top_k, request.filter, deadline)
-        except BaseException:
+        finally:
             await self.budgets.settle(reservation, 0)
-            raise
         system_prompt, used = rag.assemble(sources, context_room, settings.chars_per_token)
         if not used:
-            await self.budgets.settle(reservation, 0)
             metrics.ESCALATIONS.inc()
             final = Final(
                 model=model.name, provider=model.provider, finish_reason=FINISH_STOP, escalate=True
@@ -519,6 +565,11 @@ class Pipeline:
             yield final
             return
 
+        # The prompt actually sent: hold a strict bound of it (UTF-8 bytes).
+        input_bound = min(prompt_tokens_bound([system_prompt, question]), model.context_window)
+        reservation = await self.reserve(
+            caller, catalogue, model, input_bound, max_tokens, deadline, rpc
+        )
         generation = GenerationRequest(
             tenant=caller.tenant,
             model=model.name,
@@ -527,24 +578,27 @@ class Pipeline:
             temperature=request.temperature,
         )
         items = self._generate(caller, catalogue, model, generation, reservation, deadline, rpc)
-        async with aclosing(items):
-            async for item in items:
-                if isinstance(item, Piece):
-                    yield item
-                    continue
-                final = Final(
-                    model=item.model,
-                    provider=item.provider,
-                    finish_reason=item.finish_reason,
-                    input_tokens=item.input_tokens,
-                    output_tokens=item.output_tokens,
-                    cost_micros=item.cost_micros,
-                    redacted=item.redacted,
-                    citations=rag.cited_sources(item.text, used),
-                )
-                if digest is not None:
-                    await self._remember(caller, digest, item.text, final)
-                yield final
+        try:
+            async with aclosing(items):
+                async for item in items:
+                    if isinstance(item, Piece):
+                        yield item
+                        continue
+                    final = Final(
+                        model=item.model,
+                        provider=item.provider,
+                        finish_reason=item.finish_reason,
+                        input_tokens=item.input_tokens,
+                        output_tokens=item.output_tokens,
+                        cost_micros=item.cost_micros,
+                        redacted=item.redacted,
+                        citations=rag.cited_sources(item.text, used),
+                    )
+                    if digest is not None:
+                        await self._remember(caller, digest, item.text, final)
+                    yield final
+        except errors.InvalidArgument as exc:
+            raise _ask_fields(exc) from None
 
     async def _retrieve(
         self,

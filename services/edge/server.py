@@ -5,6 +5,11 @@ generation needs both) and, when it fails closed, while Redis answers.
 Retrieval is watched but not required: without it Chat still works, and the
 calls that need it (Ask, IngestDocuments, DeleteDocuments, Search) fail fast
 with UNAVAILABLE.
+
+A downstream service counts as down only after DOWN_AFTER_FAILED_CHECKS
+consecutive failed checks (a busy pod that misses one health check within its
+timeout does not take every edge out of rotation), and as up again after one
+passed check (`Hysteresis`). Redis, failing closed, counts at once.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 import sys
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 import grpc
 from grpc import aio
@@ -24,7 +29,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from aimesh.edge.v1 import edge_pb2, edge_pb2_grpc
-from services.common.health import Check
+from services.common.health import CHECK_TIMEOUT_SECONDS, Check
 from services.common.metrics import DEPENDENCY_UP
 from services.edge.auth import KeyStore
 from services.edge.budget import Budgets, Ledger, LocalBudgets, RedisBudgets
@@ -40,6 +45,68 @@ from services.edge.settings import EdgeSettings
 from services.edge.tiers import TierConfigError, load_tiers
 
 log = logging.getLogger(__name__)
+
+DOWN_AFTER_FAILED_CHECKS = 3
+# One check's answer is awaited this long (within the readiness loop's own bound).
+HYSTERESIS_CHECK_SECONDS = CHECK_TIMEOUT_SECONDS - 0.2
+
+
+class Hysteresis:
+    """A readiness check that reports a dependency down only after `failures`
+    consecutive failed checks, and up again after one passed check. Down until
+    the first check passes.
+
+    A check that takes too long counts as failed but is not cancelled: it ends
+    by itself (its calls have their own timeouts), and the next check waits on
+    it rather than starting another.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        check: Callable[[], Awaitable[bool]],
+        failures: int = DOWN_AFTER_FAILED_CHECKS,
+        timeout: float = HYSTERESIS_CHECK_SECONDS,
+    ) -> None:
+        self.name = name
+        self._check = check
+        self._failures = failures
+        self._timeout = timeout
+        self.up = False
+        self.failed = 0  # consecutive failed checks
+        self._running: asyncio.Task[bool] | None = None
+
+    async def _run(self) -> bool:
+        return bool(await self._check())
+
+    @property
+    def busy(self) -> bool:
+        """A check that took too long is still running."""
+        return self._running is not None and not self._running.done()
+
+    def cancel(self) -> None:
+        if self._running is not None:
+            self._running.cancel()
+
+    async def __call__(self) -> bool:
+        if self._running is None or self._running.done():
+            self._running = asyncio.create_task(self._run())
+        try:
+            passed = await asyncio.wait_for(asyncio.shield(self._running), self._timeout)
+        except Exception:  # timed out, or the check raised: a failed check
+            passed = False
+        if passed:
+            self.up, self.failed = True, 0
+            return True
+        self.failed += 1
+        if self.up and self.failed < self._failures:
+            log.warning(
+                "dependency check failed; still counted as up",
+                extra={"dependency": self.name, "failed_checks": self.failed},
+            )
+        else:
+            self.up = False
+        return self.up
 
 
 class EdgeApp:
@@ -58,6 +125,9 @@ class EdgeApp:
         self.pipeline: Pipeline | None = None
         self.keys: KeyStore | None = None
         self.retrieval_up = False
+        self._llm_check = Hysteresis("llm", self._llm_ready)
+        self._guardrails_check = Hysteresis("guardrails", self._guardrails_ready)
+        self._retrieval_check = Hysteresis("retrieval", self._retrieval_ready)
         self._tasks: list[asyncio.Task[None]] = []
 
     def register(self, server: aio.Server) -> None:
@@ -119,7 +189,7 @@ class EdgeApp:
         )
 
     def checks(self) -> Mapping[str, Check]:
-        checks: dict[str, Check] = {"llm": self._llm_ready, "guardrails": self._guardrails_ready}
+        checks: dict[str, Check] = {"llm": self._llm_check, "guardrails": self._guardrails_check}
         if self.redis is not None and self.settings.redis_failure_mode == "closed":
             checks["redis"] = self._redis_ready
         return checks
@@ -136,6 +206,10 @@ class EdgeApp:
         assert self.downstream is not None
         return await self.downstream.serving("guardrails")
 
+    async def _retrieval_ready(self) -> bool:
+        assert self.downstream is not None
+        return await self.downstream.serving("retrieval")
+
     async def _redis_ready(self) -> bool:
         assert self.redis is not None
         try:
@@ -146,7 +220,7 @@ class EdgeApp:
     async def _watch_retrieval(self) -> None:
         assert self.downstream is not None
         while True:
-            up = await self.downstream.serving("retrieval")
+            up = await self._retrieval_check()
             if up != self.retrieval_up:
                 log.log(
                     logging.INFO if up else logging.WARNING,
@@ -181,6 +255,8 @@ class EdgeApp:
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
+        for check in (self._llm_check, self._guardrails_check, self._retrieval_check):
+            check.cancel()
         if self.downstream is not None:
             await self.downstream.close()
         if self.redis is not None:

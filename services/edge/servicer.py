@@ -6,21 +6,34 @@ pipeline or the documents module.
 
 from __future__ import annotations
 
-import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
+from typing import TypeVar
 
 from google.protobuf import timestamp_pb2
 from grpc import aio
 
 from aimesh.edge.v1 import edge_pb2, edge_pb2_grpc
 from services.common import errors
-from services.edge import validation
-from services.edge.budget import BudgetUnavailable, seconds_until_reset
+from services.edge import metrics, validation
+from services.edge.budget import BudgetUnavailable, next_reset
 from services.edge.documents import Documents
 from services.edge.pipeline import AskInput, ChatInput, Deadline, Event, Final, Pipeline
 from services.edge.rag import Source
 from services.edge.settings import EdgeSettings
+
+R = TypeVar("R")
+
+
+def _validate(
+    check: Callable[[R, EdgeSettings], None], request: R, settings: EdgeSettings, rpc: str
+) -> None:
+    """Run a request check; a refusal (INVALID_ARGUMENT) is counted as a rejection."""
+    try:
+        check(request, settings)
+    except errors.InvalidArgument:
+        metrics.REJECTIONS.labels(rpc, "INVALID_ARGUMENT").inc()
+        raise
 
 
 def _chat_input(request: edge_pb2.ChatRequest | edge_pb2.ChatStreamRequest) -> ChatInput:
@@ -100,7 +113,7 @@ class EdgeServicer(edge_pb2_grpc.EdgeServiceServicer):
         self, request: edge_pb2.ChatRequest, context: aio.ServicerContext
     ) -> edge_pb2.ChatResponse:
         caller = await self.gate.authenticate(context, "Chat")
-        validation.validate_chat(request, self.settings)
+        _validate(validation.validate_chat, request, self.settings, "Chat")
         events = self.pipeline.chat(caller, _chat_input(request), context.time_remaining(), "Chat")
         text, final = await _collect(events)
         return edge_pb2.ChatResponse(text=text, **_final_fields(final))  # type: ignore[arg-type]
@@ -109,7 +122,7 @@ class EdgeServicer(edge_pb2_grpc.EdgeServiceServicer):
         self, request: edge_pb2.ChatStreamRequest, context: aio.ServicerContext
     ) -> AsyncGenerator[edge_pb2.ChatStreamResponse, None]:
         caller = await self.gate.authenticate(context, "ChatStream")
-        validation.validate_chat(request, self.settings)
+        _validate(validation.validate_chat, request, self.settings, "ChatStream")
         events = self.pipeline.chat(
             caller, _chat_input(request), context.time_remaining(), "ChatStream"
         )
@@ -126,7 +139,7 @@ class EdgeServicer(edge_pb2_grpc.EdgeServiceServicer):
         self, request: edge_pb2.AskRequest, context: aio.ServicerContext
     ) -> edge_pb2.AskResponse:
         caller = await self.gate.authenticate(context, "Ask")
-        validation.validate_ask(request, self.settings)
+        _validate(validation.validate_ask, request, self.settings, "Ask")
         events = self.pipeline.ask(caller, _ask_input(request), context.time_remaining(), "Ask")
         text, final = await _collect(events)
         return edge_pb2.AskResponse(
@@ -140,7 +153,7 @@ class EdgeServicer(edge_pb2_grpc.EdgeServiceServicer):
         self, request: edge_pb2.AskStreamRequest, context: aio.ServicerContext
     ) -> AsyncGenerator[edge_pb2.AskStreamResponse, None]:
         caller = await self.gate.authenticate(context, "AskStream")
-        validation.validate_ask(request, self.settings)
+        _validate(validation.validate_ask, request, self.settings, "AskStream")
         events = self.pipeline.ask(
             caller, _ask_input(request), context.time_remaining(), "AskStream"
         )
@@ -161,7 +174,7 @@ class EdgeServicer(edge_pb2_grpc.EdgeServiceServicer):
         self, request: edge_pb2.IngestDocumentsRequest, context: aio.ServicerContext
     ) -> edge_pb2.IngestDocumentsResponse:
         caller = await self.gate.authenticate(context, "IngestDocuments")
-        validation.validate_ingest(request, self.settings)
+        _validate(validation.validate_ingest, request, self.settings, "IngestDocuments")
         await self.gate.admit(caller, "IngestDocuments")
         return await self.documents.ingest(caller, request, self._timeout(context))
 
@@ -169,7 +182,7 @@ class EdgeServicer(edge_pb2_grpc.EdgeServiceServicer):
         self, request: edge_pb2.DeleteDocumentsRequest, context: aio.ServicerContext
     ) -> edge_pb2.DeleteDocumentsResponse:
         caller = await self.gate.authenticate(context, "DeleteDocuments")
-        validation.validate_delete(request, self.settings)
+        _validate(validation.validate_delete, request, self.settings, "DeleteDocuments")
         await self.gate.admit(caller, "DeleteDocuments")
         return await self.documents.delete(caller, request, self._timeout(context))
 
@@ -177,7 +190,7 @@ class EdgeServicer(edge_pb2_grpc.EdgeServiceServicer):
         self, request: edge_pb2.SearchRequest, context: aio.ServicerContext
     ) -> edge_pb2.SearchResponse:
         caller = await self.gate.authenticate(context, "Search")
-        validation.validate_search(request, self.settings)
+        _validate(validation.validate_search, request, self.settings, "Search")
         await self.gate.admit(caller, "Search")
         return await self.documents.search(caller, request, self._timeout(context))
 
@@ -197,7 +210,7 @@ class EdgeServicer(edge_pb2_grpc.EdgeServiceServicer):
             ) from None
         spent = usage.spent + usage.reserved
         resets_at = timestamp_pb2.Timestamp()
-        resets_at.FromSeconds(int(time.time() + seconds_until_reset()))
+        resets_at.FromDatetime(next_reset())  # the next midnight UTC, exactly
         allowed = list(tier.allowed_models)
         if self.pipeline.catalogue.loaded:
             catalogue = await self.pipeline.model_catalogue()

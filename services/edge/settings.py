@@ -159,10 +159,13 @@ class EdgeSettings(ServiceSettings):
         {},
         description='Guardrails actions on input (JSON), e.g. {"EMAIL_ADDRESS": "report"}.',
     )
-    # Overrides for what comes out (RedactStream), e.g. {"DATE_TIME": "report"}.
+    # Overrides for what comes out (RedactStream, CheckOutput), finding by
+    # finding, over the edge's defaults ({"DATE_TIME": "report"}: weekdays and
+    # dates in answers are not masked); {"DATE_TIME": "redact"} masks them again.
     output_policy_actions: dict[str, Literal["report", "redact", "block"]] = Field(
         {},
-        description='Guardrails actions on output (JSON), e.g. {"DATE_TIME": "report"}.',
+        description="Guardrails actions on output (JSON), over the default "
+        '{"DATE_TIME": "report"}, e.g. {"DATE_TIME": "redact"}.',
     )
     # Retrieved chunks are checked for poisoning (injection, hidden unicode,
     # secrets); their PII reaches the model only when this is false, and the

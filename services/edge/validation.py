@@ -28,6 +28,11 @@ TEMPLATE_TOKENS_PER_MESSAGE = 8
 TEMPLATE_TOKENS_PER_PROMPT = 16
 
 
+class PromptTooLong(InvalidArgument):
+    """The prompt does not fit the model's context window, or leaves too little
+    of it for the output asked for (INVALID_ARGUMENT, like any bad field)."""
+
+
 class Violations:
     def __init__(self) -> None:
         self.items: list[tuple[str, str]] = []
@@ -40,8 +45,21 @@ class Violations:
             raise InvalidArgument(*self.items[0], *self.items[1:])
 
 
+# East Asian scripts (hangul jamo, CJK radicals to ideographs, yi, hangul
+# syllables, compatibility ideographs, fullwidth forms, the supplementary
+# ideographs): tokenizers make about one token of each character, or more,
+# never one of `chars_per_token` of them.
+_WIDE = re.compile(
+    "[\u1100-\u11ff\u2e80-\u9fff\ua000-\ua4cf\uac00-\ud7af\uf900-\ufaff"
+    "\ufe30-\ufe4f\uff00-\uffef\U00020000-\U0003ffff]"
+)
+
+
 def estimate_tokens(text: str, chars_per_token: float) -> int:
-    return math.ceil(len(text) / chars_per_token)
+    """A typical token count: one per East Asian character, one per
+    `chars_per_token` of any other."""
+    wide = 0 if text.isascii() else len(_WIDE.findall(text))
+    return wide + math.ceil((len(text) - wide) / chars_per_token)
 
 
 def prompt_tokens_estimate(contents: Sequence[str], chars_per_token: float) -> int:
@@ -214,7 +232,7 @@ def check_model_limits(model: ModelInfo, max_tokens: int, prompt_tokens: int) ->
     output limit and what the context window leaves after the prompt."""
     room = model.context_window - prompt_tokens
     if room <= 0:
-        raise InvalidArgument(
+        raise PromptTooLong(
             "messages",
             f"the prompt (about {prompt_tokens} tokens) does not fit the context window of "
             f"{model.name} ({model.context_window} tokens)",
@@ -225,7 +243,7 @@ def check_model_limits(model: ModelInfo, max_tokens: int, prompt_tokens: int) ->
             "max_tokens", f"at most {model.max_output_tokens} for {model.name} (its output limit)"
         )
     if max_tokens > room:
-        raise InvalidArgument(
+        raise PromptTooLong(
             "max_tokens",
             f"the prompt (about {prompt_tokens} tokens) leaves room for {room} output tokens in "
             f"the context window of {model.name}",
