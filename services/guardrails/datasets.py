@@ -23,6 +23,9 @@ BENIGN_MULTILINGUAL_EVAL_INDEPENDENT = HERE / "data" / "benign_multilingual_eval
 ATTACKS_MULTILINGUAL_EVAL_INDEPENDENT = HERE / "data" / "attacks_multilingual_eval_independent.txt"
 # Harmless prompts that only look harmful (persona framings, dangerous words), by other hands.
 BENIGN_LOOKALIKE_EVAL_INDEPENDENT = HERE / "data" / "benign_lookalike_eval_independent.txt"
+# Logs, configs, stack traces, code and data that users paste, by other hands (JSON lines:
+# the texts span several lines).
+TECHNICAL_PASTES_EVAL_INDEPENDENT = HERE / "data" / "technical_pastes_eval_independent.jsonl"
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +64,12 @@ def lines(path: Path) -> list[str]:
     return [row for row in rows if row.strip() and not row.startswith("#")]
 
 
+def texts(path: Path) -> list[str]:
+    """The "text" of each record of a JSON-lines data file (texts of several lines)."""
+    with path.open(encoding="utf-8") as fh:
+        return [json.loads(line)["text"] for line in fh if line.strip()]
+
+
 def benign_trigger_eval() -> list[str]:
     return lines(BENIGN_TRIGGER_EVAL)
 
@@ -93,6 +102,10 @@ def benign_lookalike_eval_independent() -> list[str]:
     return lines(BENIGN_LOOKALIKE_EVAL_INDEPENDENT)
 
 
+def technical_pastes_eval_independent() -> list[str]:
+    return texts(TECHNICAL_PASTES_EVAL_INDEPENDENT)
+
+
 def attack_eval_sets() -> list[str]:
     """Every hand-written attack evaluation prompt: training must never see them."""
     return attacks_multilingual_eval() + attacks_multilingual_eval_independent()
@@ -107,6 +120,7 @@ def benign_eval_sets() -> list[str]:
         + benign_multilingual_eval()
         + benign_multilingual_eval_independent()
         + benign_lookalike_eval_independent()
+        + technical_pastes_eval_independent()
     )
 
 

@@ -7,7 +7,9 @@ injection/jailbreak classifier on the neuralchemy validation split (never
 trained on); the false-positive rate on hand-written benign prompts full of
 trigger words (data/benign_trigger_eval.txt, and _independent.txt, written by
 helpers that saw none of our data), on harmless prompts that only look harmful
-(data/benign_lookalike_eval_independent.txt, by such helpers), on hand-written ordinary
+(data/benign_lookalike_eval_independent.txt, by such helpers), on logs, configs,
+stack traces, code and data users paste (data/technical_pastes_eval_independent.jsonl,
+by such helpers), on hand-written ordinary
 prompts (data/benign_ordinary_eval.txt) and on everyday chat lines in the
 languages of chatterbot-corpus that training leaves out, none ever trained on; span-level
 PII precision/recall/F1 (exact type, overlapping span) on presidio-research's
@@ -79,6 +81,10 @@ def eval_injection(guard: Guard, policy: Policy) -> list[str]:
         (
             "benign prompts that only look harmful (personas, dangerous words), by other hands",
             datasets.benign_lookalike_eval_independent(),
+        ),
+        (
+            "technical pastes (logs, configs, traces, code, data), by other hands",
+            datasets.technical_pastes_eval_independent(),
         ),
         ("ordinary prompts, short ones too", datasets.benign_ordinary_eval()),
         (f"chat lines in untrained languages ({languages})", public_corpora.held_out_chat()),

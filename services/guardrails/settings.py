@@ -34,8 +34,9 @@ class GuardrailsSettings(ServiceSettings):
     policy_file: Path | None = Field(
         None, description="JSON file of tenant policies; unset: built-in defaults."
     )
+    # Chosen by `python -m services.guardrails.train cv` with the model (train.py).
     injection_threshold: float = Field(
-        0.5, gt=0, lt=1, description="Score at which text is judged an injection or jailbreak."
+        0.47, gt=0, lt=1, description="Score at which text is judged an injection or jailbreak."
     )
     # Documents (SOURCE_DOCUMENT) are judged with threshold * this factor.
     document_threshold_factor: float = Field(

