@@ -23,6 +23,8 @@ BENIGN_MULTILINGUAL_EVAL_INDEPENDENT = HERE / "data" / "benign_multilingual_eval
 ATTACKS_MULTILINGUAL_EVAL_INDEPENDENT = HERE / "data" / "attacks_multilingual_eval_independent.txt"
 # Harmless prompts that only look harmful (persona framings, dangerous words), by other hands.
 BENIGN_LOOKALIKE_EVAL_INDEPENDENT = HERE / "data" / "benign_lookalike_eval_independent.txt"
+# Short everyday messages (greetings, thanks, wishes to a group), by other hands.
+BENIGN_SOCIAL_EVAL_INDEPENDENT = HERE / "data" / "benign_social_eval_independent.txt"
 # Logs, configs, stack traces, code and data that users paste, by other hands (JSON lines:
 # the texts span several lines).
 TECHNICAL_PASTES_EVAL_INDEPENDENT = HERE / "data" / "technical_pastes_eval_independent.jsonl"
@@ -102,6 +104,10 @@ def benign_lookalike_eval_independent() -> list[str]:
     return lines(BENIGN_LOOKALIKE_EVAL_INDEPENDENT)
 
 
+def benign_social_eval_independent() -> list[str]:
+    return lines(BENIGN_SOCIAL_EVAL_INDEPENDENT)
+
+
 def technical_pastes_eval_independent() -> list[str]:
     return texts(TECHNICAL_PASTES_EVAL_INDEPENDENT)
 
@@ -121,6 +127,7 @@ def benign_eval_sets() -> list[str]:
         + benign_multilingual_eval_independent()
         + benign_lookalike_eval_independent()
         + technical_pastes_eval_independent()
+        + benign_social_eval_independent()
     )
 
 

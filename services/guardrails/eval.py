@@ -9,6 +9,7 @@ trigger words (data/benign_trigger_eval.txt, and _independent.txt, written by
 helpers that saw none of our data), on harmless prompts that only look harmful
 (data/benign_lookalike_eval_independent.txt, by such helpers), on logs, configs,
 stack traces, code and data users paste (data/technical_pastes_eval_independent.jsonl,
+by such helpers), on short everyday messages (data/benign_social_eval_independent.txt,
 by such helpers), on hand-written ordinary
 prompts (data/benign_ordinary_eval.txt) and on everyday chat lines in the
 languages of chatterbot-corpus that training leaves out, none ever trained on; span-level
@@ -87,6 +88,10 @@ def eval_injection(guard: Guard, policy: Policy) -> list[str]:
             datasets.technical_pastes_eval_independent(),
         ),
         ("ordinary prompts, short ones too", datasets.benign_ordinary_eval()),
+        (
+            "short everyday messages (greetings, thanks, wishes), by other hands",
+            datasets.benign_social_eval_independent(),
+        ),
         (f"chat lines in untrained languages ({languages})", public_corpora.held_out_chat()),
         (
             "benign prompts in 13 other languages, with trigger words",
