@@ -36,7 +36,7 @@ class GuardrailsSettings(ServiceSettings):
     )
     # Chosen by `python -m services.guardrails.train cv` with the model (train.py).
     injection_threshold: float = Field(
-        0.47, gt=0, lt=1, description="Score at which text is judged an injection or jailbreak."
+        0.5, gt=0, lt=1, description="Score at which text is judged an injection or jailbreak."
     )
     # Documents (SOURCE_DOCUMENT) are judged with threshold * this factor.
     document_threshold_factor: float = Field(

@@ -134,7 +134,7 @@ def benign_documents(sentences: list[str], rng: random.Random, n: int = 600) -> 
 
 
 # The shipped model: logistic regression over the tf-idf blocks, C = 100, threshold
-# p = 0.47 (margin -0.12; settings.injection_threshold), chosen by
+# p = 0.5 (margin 0; settings.injection_threshold), chosen by
 # `python -m services.guardrails.train cv`: 4-fold cross-validation on the training
 # rows only (never the validation split nor data/*_eval*.txt), the best out-of-fold
 # neuralchemy balanced accuracy whose out-of-fold false-positive rates on FPR_GROUPS
@@ -152,7 +152,7 @@ FPR_GROUPS = ("ordinary", "trigger", "short", "chat", "foreign", "pastes")
 # flag more of our benign prompts. Pastes: the model that first trained on them.
 FPR_CAPS = {
     "ordinary": 0.064, "trigger": 0.087, "short": 0.031, "chat": 0.012, "foreign": 0.019,
-    "pastes": 0.031,
+    "pastes": 0.038,
 }  # fmt: skip
 RECALL_GROUPS = ("wild", "attacks", "foreign_attacks")
 PUBLIC = ("neuralchemy", "slabs")
