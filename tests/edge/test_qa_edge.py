@@ -263,7 +263,8 @@ async def test_invalid_requests_are_counted_as_rejections(edge: Edge) -> None:
         assert rejections(rpc, "INVALID_ARGUMENT") == before + 1, rpc
     # Limits that need the model: max_tokens over its output limit, and a prompt
     # that leaves no room for the answer asked for.
-    before = rejections("Chat", "INVALID_ARGUMENT"), rejections("Chat", "PROMPT_TOO_LONG")
+    invalid_before = rejections("Chat", "INVALID_ARGUMENT")
+    too_long_before = rejections("Chat", "PROMPT_TOO_LONG")
     for max_tokens, text in ((5000, "hi"), (1000, "word " * 2000)):
         with pytest.raises(grpc.aio.AioRpcError) as raised:
             await edge.stub.Chat(
@@ -272,5 +273,5 @@ async def test_invalid_requests_are_counted_as_rejections(edge: Edge) -> None:
                 timeout=10,
             )
         assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert rejections("Chat", "INVALID_ARGUMENT") == before[0] + 1
-    assert rejections("Chat", "PROMPT_TOO_LONG") == before[1] + 1
+    assert rejections("Chat", "INVALID_ARGUMENT") == invalid_before + 1
+    assert rejections("Chat", "PROMPT_TOO_LONG") == too_long_before + 1

@@ -39,7 +39,7 @@ class GatedEncoder:
 async def gated():
     embedder = LocalEmbedder(batch_size=2, workers=1)
     encoder = GatedEncoder()
-    embedder._encoder = encoder  # type: ignore[assignment]
+    embedder._encoder = encoder
     embedder.dimension = encoder.dimension
     yield embedder, encoder
     encoder.release(100)
