@@ -127,6 +127,20 @@ def _ask_fields(exc: errors.InvalidArgument) -> errors.InvalidArgument:
     return errors.InvalidArgument(*renamed[0], *renamed[1:])
 
 
+def _final(result: GenerationResult, citations: Sequence[rag.Source] = ()) -> Final:
+    """What the client is told at the end of a generation."""
+    return Final(
+        model=result.model,
+        provider=result.provider,
+        finish_reason=result.finish_reason,
+        input_tokens=result.input_tokens,
+        output_tokens=result.output_tokens,
+        cost_micros=result.cost_micros,
+        redacted=result.redacted,
+        citations=list(citations),
+    )
+
+
 def _policy(actions: Mapping[str, str]) -> guardrails_pb2.Policy:
     return guardrails_pb2.Policy(
         actions={finding: POLICY_ACTIONS[action] for finding, action in actions.items()}
@@ -460,15 +474,7 @@ class Pipeline:
                 if isinstance(item, Piece):
                     yield item
                     continue
-                final = Final(
-                    model=item.model,
-                    provider=item.provider,
-                    finish_reason=item.finish_reason,
-                    input_tokens=item.input_tokens,
-                    output_tokens=item.output_tokens,
-                    cost_micros=item.cost_micros,
-                    redacted=item.redacted,
-                )
+                final = _final(item)
                 if digest is not None:
                     await self._remember(caller, digest, item.text, final)
                 yield final
@@ -584,16 +590,7 @@ class Pipeline:
                     if isinstance(item, Piece):
                         yield item
                         continue
-                    final = Final(
-                        model=item.model,
-                        provider=item.provider,
-                        finish_reason=item.finish_reason,
-                        input_tokens=item.input_tokens,
-                        output_tokens=item.output_tokens,
-                        cost_micros=item.cost_micros,
-                        redacted=item.redacted,
-                        citations=rag.cited_sources(item.text, used),
-                    )
+                    final = _final(item, rag.cited_sources(item.text, used))
                     if digest is not None:
                         await self._remember(caller, digest, item.text, final)
                     yield final

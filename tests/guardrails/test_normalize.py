@@ -9,18 +9,19 @@ from __future__ import annotations
 import pytest
 
 from services.guardrails.normalize import decoded_payloads, disguises, fold, normalize
-
-ZWNJ, ZWJ, ZWSP = "\u200c", "\u200d", "\u200b"
-LRM, RLM, ALM = "\u200e", "\u200f", "\u061c"
-BLACK_FLAG, CANCEL = "\U0001f3f4", "\U000e007f"
-
-
-def tags(ascii_text: str) -> str:
-    return "".join(chr(0xE0000 + ord(c)) for c in ascii_text)
-
-
-ENGLAND = BLACK_FLAG + tags("gbeng") + CANCEL
-WALES = BLACK_FLAG + tags("gbwls") + CANCEL
+from tests.guardrails.test_hidden_unicode import (
+    ALM,
+    BLACK_FLAG,
+    CANCEL,
+    ENGLAND,
+    LRM,
+    RLM,
+    WALES,
+    ZWJ,
+    ZWNJ,
+    ZWSP,
+    tags,
+)
 
 
 @pytest.mark.parametrize(
