@@ -156,7 +156,7 @@ def test_email_rejects(text: str) -> None:
         "order number is 4000-1234-5678",
         "Order #555-123-4567 shipped",
         "tracking number: 030 1234567",
-        "Ticket 555 123 4567",
+        "Ticket no. 555 123 4567",
         "Rechnungsnummer 030 1234567",
         "case number: 555-123-4567",
         "Invoice INV-2024-000123",
@@ -198,6 +198,10 @@ def test_lookalikes_not_redacted(text: str, expected: str) -> None:
         ("my number is 612 345 678", "PHONE_NUMBER", "612 345 678"),  # phone context
         ("Tel. 1 250 000", "PHONE_NUMBER", "1 250 000"),
         ("612 345 678 fax", "PHONE_NUMBER", "612 345 678"),  # a label after it
+        # A bare label may precede the number to call; "+" makes it a phone anyway.
+        ("Booking: +44 20 7946 0958", "PHONE_NUMBER", "+44 20 7946 0958"),
+        ("Order confirmation: 555-123-4567", "PHONE_NUMBER", "555-123-4567"),
+        ("order no. +1 202 555 0143", "PHONE_NUMBER", "+1 202 555 0143"),
         ("555-123-4567-Office", "PHONE_NUMBER", "555-123-4567"),
         ("070 123 456", "PHONE_NUMBER", "070 123 456"),  # amounts never start with 0
         ("+1 250 000", "PHONE_NUMBER", "+1 250 000"),

@@ -116,12 +116,14 @@ _PHONE_LABEL_AFTER = re.compile(
     r"[ \t]*[-,:(]?[ \t]*(?:office|fax|mobile|cell|home|work|desk|tel|phone|direct|landline)\b",
     re.IGNORECASE,
 )
-# A label right before the number that makes it a reference, not a phone number.
-# Not "account/customer number": those are personal and stay redacted as phones.
+# A label right before the number that makes it a reference, not a phone number:
+# the label and a word for number ("order no.", "booking #"); a bare "Booking:" may
+# well precede the phone number to call. Not "account/customer number": those are
+# personal and stay redacted as phones.
 _REFERENCE_BEFORE = re.compile(
     r"""\b(?:
         (?:order|invoice|ticket|tracking|reference|ref|booking|confirmation|transaction|
-           receipt|shipment|parcel|serial)(?:[ -]?(?:number|no|nr|num|id|code)\b)?
+           receipt|shipment|parcel|serial)(?:[ -]?(?:number|no|nr|num|id|code)\b|\s*\#)
       | (?:case|bestell|rechnungs|auftrags)[ -]?(?:number|no|nr|num|id|nummer)\b
       )\.?\s*(?:is|was|[:#=])?\s*\Z""",
     re.IGNORECASE | re.VERBOSE,
@@ -342,11 +344,12 @@ def _not_a_phone(text: str, start: int, value: str, main: str, digits: int) -> b
     compact = re.sub(r"\D", "", main)
     if (len(compact) == 13 and isbn_ok(compact)) or _ISBN_BEFORE.search(text, window, start):
         return True
+    if value.startswith("+"):
+        return False  # an international number is a phone, whatever stands before it
     if _REFERENCE_BEFORE.search(text, max(0, start - 40), start):
         return True
     if (
-        value.startswith("+")
-        or _PHONE_CONTEXT.search(text, window, start)
+        _PHONE_CONTEXT.search(text, window, start)
         or _PHONE_LABEL_AFTER.match(text, start + len(value))
     ):
         return False
