@@ -348,9 +348,8 @@ def _not_a_phone(text: str, start: int, value: str, main: str, digits: int) -> b
         return False  # an international number is a phone, whatever stands before it
     if _REFERENCE_BEFORE.search(text, max(0, start - 40), start):
         return True
-    if (
-        _PHONE_CONTEXT.search(text, window, start)
-        or _PHONE_LABEL_AFTER.match(text, start + len(value))
+    if _PHONE_CONTEXT.search(text, window, start) or _PHONE_LABEL_AFTER.match(
+        text, start + len(value)
     ):
         return False
     if _GROUPED_AMOUNT.fullmatch(main):
