@@ -7,7 +7,10 @@ What is held back after each chunk, and why:
   longer value: words with digits or '@' (phone numbers and cards written in
   groups, "221B Baker ..."), groups of an IBAN, and Capitalised words (a first
   name whose last name has not arrived), at most MAX_RUN_WORDS words;
-- any finding that reaches into the held-back part.
+- any finding that reaches into the held-back part;
+- a name or place the tagger found with fewer than TAGGER_RIGHT_WORDS words
+  after it: the tagger reads the words on both sides, and "lives in the" alone
+  can read as a place that "lives in the city of Quorvik" does not.
 Everything before that is scanned together with CONTEXT characters of text
 already released (for look-behinds and context words), redacted and sent at
 once. Half-closing the request stream flushes the rest. If more than
@@ -22,7 +25,7 @@ import re
 import time
 
 from services.guardrails import metrics
-from services.guardrails.detectors import hidden_unicode
+from services.guardrails.detectors import hidden_unicode, ner
 from services.guardrails.findings import Action, Finding
 from services.guardrails.guard import Guard, decide
 from services.guardrails.policy import Policy
@@ -30,6 +33,8 @@ from services.guardrails.redaction import Placeholders
 
 CONTEXT = 64
 MAX_RUN_WORDS = 10  # an IBAN written in groups has up to 9
+TAGGER_RIGHT_WORDS = 3
+_WORD = re.compile(r"\S+")
 _WORD_BEFORE = re.compile(r"(\S+)(\s*)$")
 
 
@@ -72,6 +77,17 @@ def hold_from(text: str, floor: int) -> int:
     return cut
 
 
+def _undecided(finding: Finding, text: str) -> bool:
+    """A finding that more text could still change: it reaches the end, or the
+    tagger found it without the words that follow it."""
+    if finding.end == len(text):
+        return True
+    if finding.detector != ner.DETECTOR:
+        return False
+    after = _WORD.finditer(text, finding.end)
+    return sum(1 for _ in zip(range(TAGGER_RIGHT_WORDS), after, strict=False)) < TAGGER_RIGHT_WORDS
+
+
 class StreamRedactor:
     def __init__(self, guard: Guard, policy: Policy, *, max_hold: int = 4096) -> None:
         self.guard = guard
@@ -106,7 +122,7 @@ class StreamRedactor:
         cut = len(text) if final or forced else hold_from(text, start)
         for finding in found:
             if finding.start < cut < finding.end or (
-                not (final or forced) and finding.end == len(text)
+                not (final or forced) and _undecided(finding, text)
             ):
                 cut = min(cut, max(start, finding.start))
         released = [f for f in found if f.end <= cut]

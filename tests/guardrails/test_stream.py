@@ -84,6 +84,17 @@ def test_holds_back_only_what_could_grow(guard: Guard, policy: Policy) -> None:
     )
 
 
+def test_tagger_findings_wait_for_the_words_after_them(guard: Guard, policy: Policy) -> None:
+    """Word by word, as a model streams: "the" at the end of "lives in the" can read
+    as a place to the tagger; the stream waits for what follows, as a whole-text
+    check sees it."""
+    text = "Florindel lives in the city of Quorvik and works at the harbour today."
+    pieces = [text[: text.index(" ")], *(" " + word for word in text.split(" ")[1:])]
+    streamed, _ = run(guard, policy, pieces)
+    whole = guard.check_input(text, policy.overridden(disabled={"injection"}))
+    assert streamed == whole.redacted_text
+
+
 def test_hold_from() -> None:
     assert hold_from("plain words here ", 0) == len("plain words here ")
     assert hold_from("call 555 12", 0) == len("call ")
