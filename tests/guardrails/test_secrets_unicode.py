@@ -42,6 +42,11 @@ def test_assignment_and_entropy() -> None:
         "Supercalifragilisticexpialidocious is a long word",
         "see /usr/local/lib/python3.11/site-packages for details",
         "The skeleton key sk-short is not a key",
+        '<div class="sk-fading-circle-spinner-animation"></div>',  # a CSS class
+        "The password field must be at least 8 characters: password: ********",
+        "DB_PASSWORD=${DB_PASSWORD} and api_key: {{ vault_api_key }}",
+        "export API_KEY=$OPENAI_API_KEY_PROD",
+        'password = "<your-password-here>"',
         "internationalization and localization",
     ],
 )

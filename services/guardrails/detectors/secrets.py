@@ -46,6 +46,22 @@ PROVIDERS: tuple[tuple[str, re.Pattern[str], float], ...] = (
     ),
 )
 
+# What an assignment may hold that is no secret: a masked value ("********"), or a
+# reference to one kept elsewhere ("${DB_PASSWORD}", "{{ vault_pw }}", "<your-key>").
+_NOT_A_VALUE = re.compile(r"[*•xX.#-]+|\$\{.*\}?|\$[A-Z_][A-Z0-9_]*|\{\{.*|<.*>?|%\(.*")
+
+
+def _plausible(name: str, value: str) -> bool:
+    """Whether a provider pattern's match can be a credential at all."""
+    if name == "assignment":
+        return not _NOT_A_VALUE.fullmatch(value)
+    if name == "openai":
+        # A key's random body always has digits; "sk-fading-circle-spinner" (a CSS
+        # class) has none.
+        return any(c.isdigit() for c in value[3:])
+    return True
+
+
 _CANDIDATE = re.compile(r"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/=_-]{20,100}(?![A-Za-z0-9+/=_-])")
 _HEX = re.compile(r"[0-9a-fA-F]+")
 
@@ -95,6 +111,8 @@ def detect(text: str, *, entropy_rule: bool = True) -> list[Finding]:
             if name == "aws_secret_key":
                 start = end - 40
             if any(f.start < end and start < f.end for f in found):
+                continue
+            if not _plausible(name, text[start:end]):
                 continue
             found.append(
                 Finding(SECRET, start, end, score, f"secrets.{name}", f"{name} credential")
