@@ -29,6 +29,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from aimesh.edge.v1 import edge_pb2, edge_pb2_grpc
+from aimesh.guardrails.v1 import guardrails_pb2
 from services.common.health import CHECK_TIMEOUT_SECONDS, Check
 from services.common.metrics import DEPENDENCY_UP
 from services.edge.auth import KeyStore
@@ -36,7 +37,7 @@ from services.edge.budget import Budgets, Ledger, LocalBudgets, RedisBudgets
 from services.edge.cache import ResponseCache
 from services.edge.catalogue import CatalogueCache
 from services.edge.documents import Documents
-from services.edge.downstream import Downstream
+from services.edge.downstream import Downstream, unary
 from services.edge.gate import Gate
 from services.edge.pipeline import Pipeline
 from services.edge.ratelimit import LocalRateLimiter, RateLimiter, RedisRateLimiter
@@ -49,6 +50,8 @@ log = logging.getLogger(__name__)
 DOWN_AFTER_FAILED_CHECKS = 3
 # One check's answer is awaited this long (within the readiness loop's own bound).
 HYSTERESIS_CHECK_SECONDS = CHECK_TIMEOUT_SECONDS - 0.2
+# Each of the two calls that show guardrails accepts the edge's policies (inside the check).
+POLICY_PROBE_TIMEOUT_SECONDS = 0.5
 
 
 class Hysteresis:
@@ -127,6 +130,7 @@ class EdgeApp:
         self.retrieval_up = False
         self._llm_check = Hysteresis("llm", self._llm_ready)
         self._guardrails_check = Hysteresis("guardrails", self._guardrails_ready)
+        self._policies_accepted = False
         self._retrieval_check = Hysteresis("retrieval", self._retrieval_ready)
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -204,7 +208,41 @@ class EdgeApp:
 
     async def _guardrails_ready(self) -> bool:
         assert self.downstream is not None
-        return await self.downstream.serving("guardrails")
+        if not await self.downstream.serving("guardrails"):
+            return False
+        return self._policies_accepted or await self._policies_accepted_by_guardrails()
+
+    async def _policies_accepted_by_guardrails(self) -> bool:
+        """Guardrails refuses a policy that names a finding type it does not know; a
+        misspelt AIMESH_EDGE_*_POLICY_ACTIONS would fail every guarded call, so the
+        edge stays NOT_SERVING and says why until guardrails accepts both policies."""
+        assert self.downstream is not None and self.pipeline is not None
+        stub = self.downstream.guardrails
+        try:
+            await unary(
+                stub.CheckInput(
+                    guardrails_pb2.CheckInputRequest(text="ok", policy=self.pipeline.input_policy),
+                    timeout=POLICY_PROBE_TIMEOUT_SECONDS,
+                )
+            )
+            await unary(
+                stub.CheckOutput(
+                    guardrails_pb2.CheckOutputRequest(
+                        text="ok", policy=self.pipeline.output_policy
+                    ),
+                    timeout=POLICY_PROBE_TIMEOUT_SECONDS,
+                )
+            )
+        except grpc.RpcError as exc:
+            if exc.code() == grpc.StatusCode.INVALID_ARGUMENT:
+                log.error(
+                    "guardrails refuses the edge's policy (AIMESH_EDGE_INPUT_POLICY_ACTIONS "
+                    "or AIMESH_EDGE_OUTPUT_POLICY_ACTIONS)",
+                    extra={"dependency": "guardrails", "reason": exc.details()},
+                )
+            return False
+        self._policies_accepted = True
+        return True
 
     async def _retrieval_ready(self) -> bool:
         assert self.downstream is not None

@@ -72,3 +72,23 @@ async def test_weekdays_in_answers_are_not_masked_by_default_but_can_be(tmp_path
             await masking.stop()
         assert "Tuesday" not in unary and "<DATE_TIME_" in unary
         assert "Tuesday" not in streamed and "<DATE_TIME_" in streamed
+
+
+async def test_a_misspelt_policy_type_keeps_the_edge_out_of_rotation(tmp_path: Path) -> None:
+    """Guardrails refuses a finding type it does not know; the edge's guardrails check
+    fails (NOT_SERVING, with the reason logged) instead of every guarded call failing."""
+    with ServiceProcess("guardrails") as guardrails:
+        edge = await start_edge(
+            tmp_path / "typo",
+            guardrails_target=guardrails.target,
+            output_policy_actions={"DATE_TIM": "report"},
+        )
+        try:
+            assert not await edge.app.checks()["guardrails"]()
+        finally:
+            await edge.stop()
+        fine = await start_edge(tmp_path / "fine", guardrails_target=guardrails.target)
+        try:
+            assert await fine.app.checks()["guardrails"]()
+        finally:
+            await fine.stop()
