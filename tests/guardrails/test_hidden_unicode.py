@@ -10,7 +10,7 @@ import pytest
 from services.guardrails.detectors import hidden_unicode
 from services.guardrails.guard import Guard
 from services.guardrails.policy import Policy
-from services.guardrails.stream import StreamRedactor
+from tests.guardrails.test_stream import run
 
 ZWNJ, ZWJ, ZWSP = "\u200c", "\u200d", "\u200b"
 LRM, RLM, ALM = "\u200e", "\u200f", "\u061c"
@@ -148,13 +148,6 @@ def test_ordinary_joiners_pass_through_check_input(guard: Guard, policy: Policy)
 def test_ordinary_characters_cut_by_a_chunk_are_not_redacted(
     guard: Guard, policy: Policy, chunks: list[str]
 ) -> None:
-    redactor = StreamRedactor(guard, policy)
-    out: list[str] = []
-    found = []
-    for chunk in chunks:
-        text, findings = redactor.push(chunk)
-        out.append(text)
-        found += findings
-    text, findings = redactor.flush()
-    assert "".join(out) + text == "".join(chunks)
-    assert "HIDDEN_UNICODE" not in [f.type for f in found + findings]
+    streamed, found = run(guard, policy, chunks)
+    assert streamed == "".join(chunks)
+    assert "HIDDEN_UNICODE" not in [kind for kind, _, _ in found]
