@@ -33,6 +33,17 @@ async def stub(service: ServiceProcess) -> AsyncIterator[llm_pb2_grpc.LlmService
         yield llm_pb2_grpc.LlmServiceStub(channel)
 
 
+async def refused(call: Any) -> grpc.aio.AioRpcError:
+    """The error a unary call or a whole stream ends with; it must end with one."""
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        if isinstance(call, grpc.aio.UnaryStreamCall):
+            async for _ in call:
+                pass
+        else:
+            await call
+    return caught.value
+
+
 async def test_stream_sends_tokens_one_by_one_then_usage(stub: llm_pb2_grpc.LlmServiceStub) -> None:
     request = llm_pb2.GenerateStreamRequest(messages=user("Say something nice."), max_tokens=6)
     replies = [r async for r in stub.GenerateStream(request, timeout=120)]
@@ -78,13 +89,8 @@ async def test_bad_input_is_invalid_argument_naming_the_field(
         (stub.GenerateStream, llm_pb2.GenerateStreamRequest),
     ):
         call = rpc(message(**request_fields), timeout=30)
-        with pytest.raises(grpc.aio.AioRpcError) as caught:
-            if rpc is stub.GenerateStream:
-                async for _ in call:
-                    pass
-            else:
-                await call
-        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        caught = await refused(call)
+        assert caught.code() == grpc.StatusCode.INVALID_ARGUMENT
         bad_request = (await details(call))["BadRequest"]
         assert [v.field for v in bad_request.field_violations] == [field]
 
@@ -169,13 +175,8 @@ async def test_prompt_too_long_for_the_first_model_tried_is_invalid_argument(
         (stub.GenerateStream, llm_pb2.GenerateStreamRequest),
     ):
         call = rpc(message(model=model, messages=long, max_tokens=4), timeout=60)
-        with pytest.raises(grpc.aio.AioRpcError) as caught:
-            if rpc is stub.GenerateStream:
-                async for _ in call:
-                    pass
-            else:
-                await call
-        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT, caught.value.details()
+        caught = await refused(call)
+        assert caught.code() == grpc.StatusCode.INVALID_ARGUMENT, caught.details()
         found = await details(call)
         assert [v.field for v in found["BadRequest"].field_violations] == ["messages"]
         assert "RetryInfo" not in found
